@@ -1,0 +1,153 @@
+"""The ``lite-hrnet`` command line.
+
+Every verb reports bad input as one line on stderr and a non-zero exit code;
+set ``LITE_HRNET_DEBUG=1`` to see the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Callable, List, Optional, Sequence, Tuple
+
+from . import __version__
+from .specs import UnknownModelError, get_model_spec, list_models, spec_to_dict
+
+
+class CLIError(Exception):
+    """A user error with a message fit to print as is."""
+
+
+def parse_size(text: str, arg: str = "--input-size") -> Tuple[int, int]:
+    """Parse ``HxW`` (e.g. ``256x192``) into (height, width)."""
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise CLIError(f"{arg} must look like HEIGHTxWIDTH (e.g. 256x192), got {text!r}") from None
+    return h, w
+
+
+def _format_count(n: float) -> str:
+    return f"{n:,.0f}"
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    spec = get_model_spec(args.name)
+    input_size = parse_size(args.input_size) if args.input_size else spec.input_size
+    from .models import check_input_shape, create_model
+    from .models.complexity import count_macs, count_parameters
+
+    check_input_shape((1, 3, *input_size))
+    model = create_model(args.name, weights=args.weights)
+    info = spec_to_dict(spec)
+    info.update(
+        input_size=list(input_size),
+        heatmap_size=[input_size[0] // spec.heatmap_stride, input_size[1] // spec.heatmap_stride],
+        parameters=count_parameters(model),
+        macs=count_macs(model, input_size),
+        weights=getattr(model, "checkpoint_path", None),
+        version=__version__,
+    )
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    arch = spec.arch
+    rows = [
+        ("model", spec.name),
+        ("architecture", f"{spec.arch_name} ({arch.module_type[0].lower()} blocks, branches {list(arch.num_channels[-1])})"),
+        ("parameters", _format_count(info["parameters"])),
+        ("FLOPs (multiply-adds)", f"{info['macs'] / 1e6:.1f}M"),
+        ("input (H x W)", f"{input_size[0]} x {input_size[1]}, RGB, mean {list(spec.mean)} std {list(spec.std)}"),
+        ("heatmaps (H x W)", f"{info['heatmap_size'][0]} x {info['heatmap_size'][1]} (stride {spec.heatmap_stride})"),
+        ("joints", f"{spec.num_joints} ({spec.joints.name}): {', '.join(spec.joints.keypoint_names)}"),
+        ("weights", info["weights"] or "random init (official N(0, 0.001))"),
+        ("released checkpoint", spec.pretrained.url if spec.pretrained else "none downloadable"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+    return 0
+
+
+def _add_info(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("info", help="parameters, FLOPs, input/heatmap sizes and joints of a model")
+    p.add_argument("name", help="registered model name (see `lite-hrnet info --list`)" )
+    p.add_argument("--weights", help="checkpoint path, or a model name to download its release")
+    p.add_argument("--input-size", help="HEIGHTxWIDTH to count FLOPs at (multiples of 32); default: the model's")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_info)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    for name in list_models():
+        spec = get_model_spec(name)
+        print(f"{name:<40} {spec.input_size[0]}x{spec.input_size[1]}  {spec.num_joints} joints"
+              f"{'  (release downloadable)' if spec.pretrained else ''}")
+    return 0
+
+
+# Verbs register here: each adds its own subparser. Later verbs live in their own modules.
+_VERBS: List[Callable[[argparse._SubParsersAction], None]] = [_add_info]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lite-hrnet", description="Lite-HRNet pose estimation: models, export, runtimes and benchmarks."
+    )
+    parser.add_argument("--version", action="version", version=f"lite-hrnet {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    p = sub.add_parser("list", help="list the registered models")
+    p.set_defaults(func=cmd_list)
+    for add in _VERBS:
+        add(sub)
+    _add_optional_verbs(sub)
+    return parser
+
+
+def _add_optional_verbs(sub: argparse._SubParsersAction) -> None:
+    """Verbs defined in other modules of the package, imported lazily so `info` never pays for them."""
+    import importlib
+
+    for module_name in ("lite_hrnet.export.cli", "lite_hrnet.runtimes.cli", "lite_hrnet.bench.cli", "lite_hrnet.train.cli"):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as e:
+            if e.name and (module_name == e.name or module_name.startswith(e.name + ".")):
+                continue  # that verb's module is not part of this install
+            raise
+        module.add_parser(sub)
+
+
+# Errors that are the user's to fix: printed as one line, exit code 2.
+# (CheckpointError and the export/runtime errors derive from ValueError.)
+USER_ERRORS = (CLIError, UnknownModelError, ValueError, OSError, ImportError)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("lite-hrnet: interrupted", file=sys.stderr)
+        return 130
+    except USER_ERRORS as e:
+        if os.environ.get("LITE_HRNET_DEBUG"):
+            raise
+        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        print(f"lite-hrnet {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except Exception as e:  # anything else is a bug, but the user still gets one line
+        if os.environ.get("LITE_HRNET_DEBUG"):
+            raise
+        message = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        print(f"lite-hrnet {args.command}: internal error: {type(e).__name__}: {message} "
+              "(set LITE_HRNET_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Lite-HRNet networks, named configurations and checkpoint loading (needs torch)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Union
+
+try:
+    import torch  # noqa: F401
+except ImportError:  # pragma: no cover - depends on the install
+    raise ImportError("the PyTorch models need torch: pip install 'lite-hrnet[torch]'") from None
+
+from ..specs import MODEL_SPECS, ModelSpec, get_model_spec, list_models
+from .checkpoint import CheckpointError, load_state_dict_strict, read_state_dict, resolve_pretrained
+from .litehrnet import LiteHRNet, LiteHRNetPose, check_input_shape
+
+
+def resolve_weights(weights: Union[str, Path], spec: Optional[ModelSpec] = None, progress: bool = True) -> Path:
+    """A local checkpoint path for ``weights``: an existing file, or a registered model name whose release is downloaded."""
+    path = Path(weights)
+    if path.is_file():
+        return path
+    name = str(weights)
+    if name in ("official", "pretrained") and spec is not None:
+        name = spec.name
+    if name in MODEL_SPECS:
+        pretrained = MODEL_SPECS[name].pretrained
+        if pretrained is None:
+            raise CheckpointError(f"model {name!r} has no downloadable checkpoint; pass a local file with weights=PATH")
+        return resolve_pretrained(pretrained, progress=progress)
+    raise CheckpointError(f"weights file not found: {weights} (give a checkpoint path or a registered model name)")
+
+
+def create_model(
+    name: str,
+    weights: Optional[Union[str, Path]] = None,
+    num_joints: Optional[int] = None,
+    progress: bool = True,
+):
+    """Build a registered Lite-HRNet in eval mode.
+
+    Args:
+        name: a registered name, see :func:`list_models` (e.g. ``"litehrnet_18_coco_256x192"``).
+        weights: a checkpoint path, or a registered model name (or ``"official"``) to
+            download its released checkpoint. ``None`` gives the official random init.
+        num_joints: override the number of output heatmaps (for fine-tuning on other joint sets).
+
+    Returns:
+        A ``LiteHRNetPose`` whose forward maps N x 3 x H x W normalized RGB to
+        N x K x H/4 x W/4 heatmaps. ``model.spec`` is the :class:`ModelSpec`.
+    """
+    spec = get_model_spec(name)
+    model = LiteHRNetPose(spec.arch, num_joints or spec.num_joints)
+    model.spec = spec
+    model.model_name = name
+    model.init_weights()
+    if weights is not None:
+        path = resolve_weights(weights, spec, progress=progress)
+        load_state_dict_strict(model, read_state_dict(path), source=str(path))
+        model.checkpoint_path = str(path)
+    return model.eval()
+
+
+__all__ = [
+    "CheckpointError", "LiteHRNet", "LiteHRNetPose", "check_input_shape", "create_model",
+    "get_model_spec", "list_models", "resolve_weights",
+]
