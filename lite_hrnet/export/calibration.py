@@ -1,0 +1,83 @@
+"""Calibration and verification inputs: normalized N x 3 x H x W float32 person crops.
+
+Two sources:
+
+- a folder of images: each image (person crops, or full images whose whole
+  frame is taken as the person box) is warped to the network input with the
+  top-down affine of the pipeline and normalized with the model's mean/std;
+- ``"synthetic"``: person crops drawn by :mod:`lite_hrnet.synth`, the toolkit's
+  synthetic person generator (no download, deterministic for a seed).
+
+Random noise is not a calibration set: activations of a pose network on noise
+have other ranges than on people, and int8 scales calibrated on it clip real data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Sequence, Tuple, Union
+
+import numpy as np
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+def normalize(images_bgr: Sequence[np.ndarray], mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+    """H x W x 3 uint8 BGR crops -> N x 3 x H x W float32, RGB, (x - mean) / std."""
+    batch = np.stack([img[:, :, ::-1] for img in images_bgr]).astype(np.float32)
+    batch = (batch - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+    return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
+
+
+def _crop_whole_image(image: np.ndarray, input_size: Tuple[int, int]) -> np.ndarray:
+    """The whole image as one person box, through the same affine the pipeline uses at inference."""
+    import cv2
+
+    from ..pipeline import box_to_center_scale, crop_matrix
+
+    h, w = image.shape[:2]
+    centers, scales = box_to_center_scale(np.array([[0, 0, w, h]], np.float32), input_size[1] / input_size[0])
+    matrix = crop_matrix(centers[0], scales[0], input_size)
+    return cv2.warpAffine(image, matrix, (input_size[1], input_size[0]), flags=cv2.INTER_LINEAR)
+
+
+def images_from_folder(folder: Union[str, Path], input_size: Tuple[int, int], limit: int) -> List[np.ndarray]:
+    """Up to ``limit`` images of ``folder`` (sorted by name) as input-size BGR crops."""
+    import cv2
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"--calib: calibration folder not found: {folder}")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise ValueError(f"--calib: no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
+    crops = []
+    for path in files[:limit]:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ValueError(f"--calib: cannot read image {path}")
+        crops.append(_crop_whole_image(image, input_size))
+    return crops
+
+
+def synthetic_crops(input_size: Tuple[int, int], count: int, seed: int) -> List[np.ndarray]:
+    """``count`` synthetic person crops of ``input_size`` (H, W), BGR uint8."""
+    from ..synth import synthetic_person_crops
+
+    return [crop for crop, _ in synthetic_person_crops(count, input_size, seed=seed)]
+
+
+def calibration_batch(
+    source: Union[str, Path, None],
+    input_size: Tuple[int, int],
+    mean: Sequence[float],
+    std: Sequence[float],
+    count: int = 32,
+    seed: int = 0,
+) -> np.ndarray:
+    """Normalized N x 3 x H x W float32 inputs from a folder, or synthetic people when ``source`` is None or "synthetic"."""
+    if source is None or str(source) == "synthetic":
+        crops = synthetic_crops(input_size, count, seed)
+    else:
+        crops = images_from_folder(source, input_size, count)
+    return normalize(crops, mean, std)

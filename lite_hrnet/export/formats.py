@@ -1,0 +1,235 @@
+"""Writers for each format: PyTorch -> ONNX -> OpenVINO IR / TFLite, at fp32, fp16 and int8.
+
+Each writer takes the slimmed fp32 ONNX file (or the PyTorch model for ONNX
+itself), writes into a staging folder and returns the paths it wrote; the
+caller verifies them and moves them into place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from .. import metadata as md
+
+INPUT_NAME = "input"
+OUTPUT_NAME = "heatmaps"
+
+
+class ExportError(RuntimeError):
+    """An export step that failed; the message says which file and why. ``report`` holds what was done."""
+
+    def __init__(self, message: str, report=None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Silence the converters' own chatter (onnx2tf, the dynamo exporter) unless debugging."""
+    if os.environ.get("LITE_HRNET_DEBUG"):
+        yield
+        return
+    import logging
+
+    torch_onnx_log = logging.getLogger("torch.onnx")
+    level = torch_onnx_log.level
+    torch_onnx_log.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        torch_onnx_log.setLevel(level)
+
+
+# ---------------------------------------------------------------- ONNX
+
+def export_onnx(model, input_size, path: Path, dynamic_batch: bool, meta: Dict) -> Path:
+    """Export with torch.onnx's dynamo (torch.export) exporter, slim with onnxslim, embed metadata.
+
+    The dynamo exporter is the one PyTorch maintains (the TorchScript exporter is
+    deprecated and slated for removal); ``external_data=False`` keeps the weights
+    inside the single ``.onnx`` file. onnxslim then folds the graph to about
+    1,100 nodes for Lite-HRNet-18, the same graph either exporter gives.
+    """
+    import onnx
+    import onnxslim
+    import torch
+
+    x = torch.zeros(1, 3, *input_size)
+    dynamic_shapes = {"x": {0: torch.export.Dim("batch", min=1, max=1024)}} if dynamic_batch else None
+    raw = path.with_name(path.stem + ".raw.onnx")
+    with _quiet(), torch.no_grad():
+        torch.onnx.export(
+            model, (x,), str(raw), dynamo=True, external_data=False, opset_version=18,
+            input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], dynamic_shapes=dynamic_shapes, verbose=False,
+        )
+    proto = onnx.load(str(raw))
+    raw.unlink()
+    with _quiet():
+        proto = onnxslim.slim(proto)
+    md.write_onnx_metadata(proto, meta)
+    onnx.save(proto, str(path))
+    return path
+
+
+def onnx_to_fp16(src: Path, path: Path, meta: Dict) -> Path:
+    """fp16 weights and activations inside, fp32 input and output (onnxconverter-common)."""
+    import onnx
+    from onnxconverter_common import float16
+
+    proto = onnx.load(str(src))
+    # Stale float32 value_info would contradict the converted types (ONNX Runtime refuses to load).
+    del proto.graph.value_info[:]
+    with _quiet():
+        proto = float16.convert_float_to_float16(proto, keep_io_types=True)
+    md.write_onnx_metadata(proto, meta)
+    onnx.save(proto, str(path))
+    return path
+
+
+def onnx_to_int8(src: Path, path: Path, calib: np.ndarray, meta: Dict) -> Path:
+    """ONNX Runtime static QDQ quantization (int8 activations and per-channel int8 weights)."""
+    import onnx
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self._it = iter([{INPUT_NAME: calib[i:i + 1]} for i in range(len(calib))])
+
+        def get_next(self):
+            return next(self._it, None)
+
+    staged = path.with_name(path.stem + ".q.onnx")
+    with _quiet():
+        quantize_static(
+            str(src), str(staged), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+        )
+    proto = onnx.load(str(staged))
+    staged.unlink()
+    md.write_onnx_metadata(proto, meta)
+    onnx.save(proto, str(path))
+    return path
+
+
+# ---------------------------------------------------------------- OpenVINO
+
+def onnx_to_openvino(src: Path, xml: Path, precision: str, calib: Optional[np.ndarray], meta: Dict) -> Path:
+    """OpenVINO IR: fp32 as is, fp16 by weight compression, int8 by NNCF post-training quantization."""
+    import openvino as ov
+
+    model = ov.convert_model(str(src))
+    if precision == "int8":
+        import nncf
+
+        with _quiet():
+            model = nncf.quantize(
+                model, nncf.Dataset([calib[i:i + 1] for i in range(len(calib))]),
+                preset=nncf.QuantizationPreset.MIXED, subset_size=len(calib),
+            )
+    md.write_openvino_metadata(model, meta)
+    ov.save_model(model, str(xml), compress_to_fp16=(precision == "fp16"))
+    return xml
+
+
+# ---------------------------------------------------------------- TFLite
+
+def onnx_to_tflite(src: Path, out: Dict[str, Path], calib: Optional[np.ndarray], metas: Dict[str, Dict]) -> List[Path]:
+    """Convert with onnx2tf to NHWC TFLite files for the precisions in ``out`` (fp32, fp16, int8).
+
+    onnx2tf is handled so that the user never meets its habits: it converts a
+    copy (it rewrites its input in place), it gets a calibration ``.npy`` (else
+    it downloads sample images on every conversion), the ONNX is already slimmed
+    (it would shell out to ``onnxsim``), and signature defs are requested.
+    """
+    import onnx2tf
+
+    work = Path(tempfile.mkdtemp(prefix="onnx2tf-", dir=str(next(iter(out.values())).parent)))
+    try:
+        copy = work / "model.onnx"
+        shutil.copyfile(src, copy)
+        calib_npy = work / "calib.npy"
+        # Inputs are already normalized; onnx2tf applies (x - mean) / std, so mean 0 and std 1.
+        sample = calib if calib is not None else np.zeros((1, 3, 8, 8), np.float32)
+        np.save(calib_npy, np.ascontiguousarray(sample.transpose(0, 2, 3, 1)))
+        kwargs = dict(
+            input_onnx_file_path=str(copy), output_folder_path=str(work / "tf"),
+            copy_onnx_input_output_names_to_tflite=True, output_signaturedefs=True,
+            not_use_onnxsim=True, non_verbose=True,
+            custom_input_op_name_np_data_path=[[INPUT_NAME, str(calib_npy), np.zeros((1, 1, 1, 3), np.float32), np.ones((1, 1, 1, 3), np.float32)]],
+        )
+        if "int8" in out:
+            kwargs.update(output_integer_quantized_tflite=True, quant_type="per-channel")
+        # onnx2tf fetches sample images from the internet for any 3-channel image input
+        # unless a file of that name is in the working directory: give it ours.
+        sample_nhwc = sample.transpose(0, 2, 3, 1)
+        sample_128 = np.stack([_resize(img, (128, 128)) for img in sample_nhwc[:20]])
+        np.save(work / ONNX2TF_SAMPLE_FILE, np.resize(sample_128, (20, 128, 128, 3)).astype(np.float32))
+        cwd = os.getcwd()
+        try:
+            os.chdir(work)
+            with _quiet():
+                onnx2tf.convert(**kwargs)
+        finally:
+            os.chdir(cwd)
+        produced = {"fp32": "model_float32.tflite", "fp16": "model_float16.tflite", "int8": "model_integer_quant.tflite"}
+        written = []
+        for precision, target in out.items():
+            tflite = work / "tf" / produced[precision]
+            if not tflite.is_file():
+                raise ExportError(f"onnx2tf did not produce {produced[precision]} for {target.name}")
+            data = tflite.read_bytes()
+            if precision == "int8":
+                data = raise_tiny_quant_scales(data)
+            target.write_bytes(md.write_tflite_metadata(data, metas[precision]))
+            written.append(target)
+        return written
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+ONNX2TF_SAMPLE_FILE = "calibration_image_sample_data_20x128x128x3_float32.npy"
+
+
+def _resize(image, size):
+    import cv2
+
+    return cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+
+
+def raise_tiny_quant_scales(data: bytes, min_scale: float = 1e-5) -> bytes:
+    """Raise near-zero int8 activation scales so that XNNPACK can prepare the model.
+
+    A 1x1 conv whose ReLU output is all zero on the calibration data gets an
+    output scale near zero, and XNNPACK rejects requantization factors >= 256.
+    Such a tensor only ever holds zeros on that data, so a larger scale costs
+    nothing in accuracy.
+    """
+    import flatbuffers
+
+    schema = md._tflite_schema()
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
+    changed = 0
+    for subgraph in model.subgraphs or []:
+        for tensor in subgraph.tensors or []:
+            q = tensor.quantization
+            if q is None or q.scale is None or len(q.scale) != 1 or tensor.type != schema.TensorType.INT8:
+                continue
+            if tensor.buffer and model.buffers[tensor.buffer].data is not None:
+                continue  # weights keep their scales
+            if float(q.scale[0]) < min_scale:
+                q.scale = [min_scale]
+                changed += 1
+    if not changed:
+        return data
+    builder = flatbuffers.Builder(len(data) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())

@@ -1,0 +1,178 @@
+"""Metadata that travels inside exported files (no torch, no TensorFlow needed to read it).
+
+One JSON object, stored under the key ``lite_hrnet``:
+
+- ONNX: an entry of ``ModelProto.metadata_props``;
+- OpenVINO IR: ``rt_info["lite_hrnet"]`` (a string) of the ``.xml``;
+- TFLite: an entry of the flatbuffer's ``metadata`` table named ``lite_hrnet``,
+  whose buffer holds the UTF-8 JSON.
+
+The object holds :meth:`lite_hrnet.specs.ModelSpec.metadata` (model name, input
+size (H, W), heatmap size and stride, mean/std on RGB 0-255 values, color
+order, joint names, flip pairs, skeleton, OKS sigmas) plus what the export
+adds: ``format``, ``precision`` (fp32, fp16, int8), ``layout`` (NCHW or NHWC,
+the layout of the file's own input and output), ``batch`` (an int, or
+``"dynamic"``), ``checkpoint_sha256`` and ``toolkit_version``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict, Union
+
+METADATA_KEY = "lite_hrnet"
+# Marks the TFLite JSON blob so that a reader without a flatbuffer schema can still find it.
+_TFLITE_MAGIC = b'{"lite_hrnet_metadata": 1, '
+
+REQUIRED_FIELDS = ("model_name", "input_size", "mean", "std", "color_order", "layout", "num_joints")
+
+
+class MetadataError(ValueError):
+    """A file without (valid) lite-hrnet metadata."""
+
+
+def to_json(meta: Dict[str, Any]) -> str:
+    return json.dumps(meta, sort_keys=True)
+
+
+def _parse(text: Union[str, bytes], path: Union[str, Path]) -> Dict[str, Any]:
+    try:
+        meta = json.loads(text)
+    except (ValueError, UnicodeDecodeError):
+        raise MetadataError(f"{path}: lite-hrnet metadata is not valid JSON") from None
+    meta.pop("lite_hrnet_metadata", None)
+    missing = [k for k in REQUIRED_FIELDS if k not in meta]
+    if missing:
+        raise MetadataError(f"{path}: lite-hrnet metadata lacks {', '.join(missing)}")
+    return meta
+
+
+# ---------------------------------------------------------------- ONNX
+
+def read_onnx_metadata(path: Union[str, Path]) -> Dict[str, Any]:
+    """Metadata of an ``.onnx`` file, via onnxruntime (no onnx package needed)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    return metadata_from_ort_session(session, path)
+
+
+def metadata_from_ort_session(session, path: Union[str, Path]) -> Dict[str, Any]:
+    props = session.get_modelmeta().custom_metadata_map
+    if METADATA_KEY not in props:
+        raise MetadataError(f"{path}: no lite-hrnet metadata (not exported by lite-hrnet?)")
+    return _parse(props[METADATA_KEY], path)
+
+
+def write_onnx_metadata(model_proto, meta: Dict[str, Any]) -> None:
+    """Set the ``lite_hrnet`` entry of an ``onnx.ModelProto`` in place."""
+    for prop in list(model_proto.metadata_props):
+        if prop.key == METADATA_KEY:
+            model_proto.metadata_props.remove(prop)
+    entry = model_proto.metadata_props.add()
+    entry.key = METADATA_KEY
+    entry.value = to_json(meta)
+
+
+# ---------------------------------------------------------------- OpenVINO
+
+def read_openvino_metadata(model_or_path) -> Dict[str, Any]:
+    """Metadata of an OpenVINO ``ov.Model`` or ``.xml`` path."""
+    model = model_or_path
+    path = getattr(model_or_path, "friendly_name", "model")
+    if isinstance(model_or_path, (str, Path)):
+        import openvino as ov
+
+        path = model_or_path
+        model = ov.Core().read_model(str(model_or_path))
+    if not model.has_rt_info([METADATA_KEY]):
+        raise MetadataError(f"{path}: no lite-hrnet metadata (not exported by lite-hrnet?)")
+    return _parse(model.get_rt_info([METADATA_KEY]).astype(str), path)
+
+
+def write_openvino_metadata(model, meta: Dict[str, Any]) -> None:
+    model.set_rt_info(to_json(meta), [METADATA_KEY])
+
+
+# ---------------------------------------------------------------- TFLite
+
+def _tflite_schema():
+    """The generated TFLite flatbuffer schema from whichever package provides it, or None."""
+    for name in ("ai_edge_litert.schema_py_generated", "tflite_runtime.schema_py_generated",
+                 "tensorflow.lite.python.schema_py_generated"):
+        try:
+            import importlib
+
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    return None
+
+
+def write_tflite_metadata(data: bytes, meta: Dict[str, Any]) -> bytes:
+    """Return the ``.tflite`` flatbuffer ``data`` with a ``lite_hrnet`` metadata entry added."""
+    import flatbuffers
+
+    schema = _tflite_schema()
+    if schema is None:
+        raise ImportError("writing TFLite metadata needs ai-edge-litert: pip install 'lite-hrnet[tflite]'")
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
+    blob = _TFLITE_MAGIC + to_json(meta).encode()[1:]
+    buffer = schema.BufferT()
+    buffer.data = list(blob)
+    model.buffers = list(model.buffers or []) + [buffer]
+    entry = schema.MetadataT()
+    entry.name = METADATA_KEY
+    entry.buffer = len(model.buffers) - 1
+    model.metadata = [m for m in (model.metadata or []) if m.name not in (METADATA_KEY, METADATA_KEY.encode())] + [entry]
+    builder = flatbuffers.Builder(len(data) + len(blob) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def read_tflite_metadata(path: Union[str, Path]) -> Dict[str, Any]:
+    """Metadata of a ``.tflite`` file; works even where no flatbuffer schema is installed."""
+    data = Path(path).read_bytes()
+    schema = _tflite_schema()
+    if schema is not None:
+        try:
+            model = schema.Model.GetRootAsModel(data, 0)
+            for i in range(model.MetadataLength()):
+                entry = model.Metadata(i)
+                if entry.Name() and entry.Name().decode() == METADATA_KEY:
+                    blob = model.Buffers(entry.Buffer()).DataAsNumpy().tobytes()
+                    return _parse(blob, path)
+        except Exception:  # a damaged flatbuffer: fall through to the byte scan and its error
+            pass
+    start = data.find(_TFLITE_MAGIC)
+    if start < 0:
+        raise MetadataError(f"{path}: no lite-hrnet metadata (not exported by lite-hrnet?)")
+    # The JSON has no nested braces beyond lists; scan to the matching closing brace.
+    depth = 0
+    for end in range(start, len(data)):
+        ch = data[end:end + 1]
+        if ch == b"{":
+            depth += 1
+        elif ch == b"}":
+            depth -= 1
+            if depth == 0:
+                return _parse(data[start:end + 1], path)
+    raise MetadataError(f"{path}: lite-hrnet metadata is truncated")
+
+
+def read_metadata(path: Union[str, Path]) -> Dict[str, Any]:
+    """Metadata of an exported ``.onnx``, ``.xml`` or ``.tflite`` file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model file not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix == ".onnx":
+        return read_onnx_metadata(path)
+    if suffix == ".xml":
+        return read_openvino_metadata(path)
+    if suffix == ".tflite":
+        return read_tflite_metadata(path)
+    raise MetadataError(f"{path}: unknown model format {suffix!r} (expected .onnx, .xml or .tflite)")
