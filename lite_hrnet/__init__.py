@@ -17,4 +17,17 @@ def create_model(name, weights=None, num_joints=None, progress=True):
     return _create_model(name, weights=weights, num_joints=num_joints, progress=progress)
 
 
-__all__ = ["ModelSpec", "create_model", "get_model_spec", "list_models", "__version__"]
+# The pipeline needs OpenCV; load it on first use so `import lite_hrnet` stays light.
+_LAZY = {"PoseEstimator": "pipeline", "PoseResult": "pipeline", "PoseTracker": "pipeline"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'lite_hrnet' has no attribute {name!r}")
+
+
+__all__ = ["ModelSpec", "PoseEstimator", "PoseResult", "PoseTracker", "create_model", "get_model_spec",
+           "list_models", "__version__"]

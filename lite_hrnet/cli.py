@@ -111,7 +111,7 @@ def _add_optional_verbs(sub: argparse._SubParsersAction) -> None:
     """Verbs defined in other modules of the package, imported lazily so `info` never pays for them."""
     import importlib
 
-    for module_name in ("lite_hrnet.export.cli", "lite_hrnet.runtimes.cli", "lite_hrnet.bench.cli", "lite_hrnet.train.cli"):
+    for module_name in ("lite_hrnet.export.cli", "lite_hrnet.predict_cli", "lite_hrnet.benchmark.cli", "lite_hrnet.train.cli"):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as e:

@@ -36,7 +36,8 @@ def to_json(meta: Dict[str, Any]) -> str:
     return json.dumps(meta, sort_keys=True)
 
 
-def _parse(text: Union[str, bytes], path: Union[str, Path]) -> Dict[str, Any]:
+def parse_metadata(text: Union[str, bytes], path: Union[str, Path]) -> Dict[str, Any]:
+    """Parse and check the stored JSON; ``path`` names the file in errors."""
     try:
         meta = json.loads(text)
     except (ValueError, UnicodeDecodeError):
@@ -57,14 +58,10 @@ def read_onnx_metadata(path: Union[str, Path]) -> Dict[str, Any]:
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    return metadata_from_ort_session(session, path)
-
-
-def metadata_from_ort_session(session, path: Union[str, Path]) -> Dict[str, Any]:
     props = session.get_modelmeta().custom_metadata_map
     if METADATA_KEY not in props:
         raise MetadataError(f"{path}: no lite-hrnet metadata (not exported by lite-hrnet?)")
-    return _parse(props[METADATA_KEY], path)
+    return parse_metadata(props[METADATA_KEY], path)
 
 
 def write_onnx_metadata(model_proto, meta: Dict[str, Any]) -> None:
@@ -90,7 +87,7 @@ def read_openvino_metadata(model_or_path) -> Dict[str, Any]:
         model = ov.Core().read_model(str(model_or_path))
     if not model.has_rt_info([METADATA_KEY]):
         raise MetadataError(f"{path}: no lite-hrnet metadata (not exported by lite-hrnet?)")
-    return _parse(model.get_rt_info([METADATA_KEY]).astype(str), path)
+    return parse_metadata(model.get_rt_info([METADATA_KEY]).astype(str), path)
 
 
 def write_openvino_metadata(model, meta: Dict[str, Any]) -> None:
@@ -144,7 +141,7 @@ def read_tflite_metadata(path: Union[str, Path]) -> Dict[str, Any]:
                 entry = model.Metadata(i)
                 if entry.Name() and entry.Name().decode() == METADATA_KEY:
                     blob = model.Buffers(entry.Buffer()).DataAsNumpy().tobytes()
-                    return _parse(blob, path)
+                    return parse_metadata(blob, path)
         except Exception:  # a damaged flatbuffer: fall through to the byte scan and its error
             pass
     start = data.find(_TFLITE_MAGIC)
@@ -159,7 +156,7 @@ def read_tflite_metadata(path: Union[str, Path]) -> Dict[str, Any]:
         elif ch == b"}":
             depth -= 1
             if depth == 0:
-                return _parse(data[start:end + 1], path)
+                return parse_metadata(data[start:end + 1], path)
     raise MetadataError(f"{path}: lite-hrnet metadata is truncated")
 
 

@@ -1,0 +1,261 @@
+"""What every runtime backend shares: the call contract, input checks, batching and layout.
+
+A backend is a callable ``backend(batch) -> heatmaps``:
+
+- ``batch``: N x 3 x H x W float32, normalized RGB (``(pixel - mean) / std``
+  with the metadata's mean/std), ``(H, W)`` the model's ``input_size``;
+- returns N x K x h x w float32 heatmaps (``h, w = H / 4, W / 4``).
+
+Both are NCHW whatever the file's own layout (the metadata's ``layout`` says
+NCHW or NHWC for the file; backends transpose). Batch sizes the file does not
+support (a static batch of 1, say) are run in pieces and the results joined.
+
+Input dtypes: float32 is used as is; float16 and float64 are converted to
+float32. Integer and boolean arrays are refused with a ``ValueError`` because
+an unnormalized ``uint8`` crop passed by mistake would otherwise give silent
+garbage: normalize first (``PoseEstimator`` does it).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple, Union
+
+import numpy as np
+
+from ..metadata import REQUIRED_FIELDS, MetadataError
+from ..specs import ModelSpec, get_model_spec
+
+SpecLike = Union[ModelSpec, str, Mapping[str, Any]]
+
+__all__ = [
+    "Backend", "CallableBackend", "ModelFileError", "RuntimeInfo", "SpecLike",
+    "check_batch", "check_threads", "existing_file", "first_line", "metadata_from_spec", "missing_extra",
+]
+
+
+class ModelFileError(ValueError):
+    """A model file that exists but cannot be used: truncated, foreign, or not a pose model."""
+
+
+def missing_extra(what: str, extra: str) -> ImportError:
+    """The ImportError for a missing optional dependency, naming the extra to install."""
+    return ImportError(f"{what} is not installed: pip install 'lite-hrnet[{extra}]'")
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+@dataclass(frozen=True)
+class RuntimeInfo:
+    """What a backend actually runs with.
+
+    Attributes:
+        runtime: ``onnxruntime``, ``openvino``, ``litert`` (or ``tflite_runtime`` /
+            ``tensorflow``), ``torch`` or ``callable``.
+        version: the runtime package's version.
+        device: the device or execution provider in use (``CPUExecutionProvider``,
+            ``CPU``, ``cpu``, ``cuda:0``, ...).
+        precision: the precision the runtime computes in (``fp32``, ``fp16``,
+            ``bf16``, ``int8``), or ``unknown``.
+        threads: CPU threads applied, or ``None`` where the runtime's default applies.
+        batch: the file's static batch size, or ``None`` when any batch size runs at once.
+        path: the model file, if any.
+        thread_safe: how concurrent calls are handled.
+    """
+
+    runtime: str
+    version: str
+    device: str
+    precision: str
+    threads: Optional[int]
+    batch: Optional[int] = None
+    path: Optional[str] = None
+    thread_safe: str = ""
+
+
+def check_threads(threads: Optional[int]) -> Optional[int]:
+    """``threads`` as a positive int or None; ValueError naming ``threads`` otherwise."""
+    if threads is None:
+        return None
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
+    return int(threads)
+
+
+def metadata_from_spec(spec: SpecLike, **extra: Any) -> Dict[str, Any]:
+    """Metadata dict for a spec, a registered model name or an existing metadata mapping.
+
+    ``extra`` fields (``format``, ``precision``, ``layout``, ``batch``) are added
+    where the source lacks them; ``layout`` defaults to NCHW.
+    """
+    if isinstance(spec, ModelSpec):
+        meta: Dict[str, Any] = spec.metadata()
+    elif isinstance(spec, str):
+        meta = get_model_spec(spec).metadata()
+    elif isinstance(spec, Mapping):
+        meta = dict(spec)
+    else:
+        raise ValueError(f"spec must be a ModelSpec, a registered model name or a metadata dict, got {type(spec).__name__}")
+    meta.setdefault("layout", "NCHW")
+    for key, value in extra.items():
+        meta.setdefault(key, value)
+    missing = [k for k in REQUIRED_FIELDS if k not in meta]
+    if missing:
+        raise MetadataError(f"spec metadata lacks {', '.join(missing)}")
+    return meta
+
+
+def check_batch(batch: Any, input_size: Optional[Tuple[int, int]] = None, name: str = "batch") -> np.ndarray:
+    """Validate and convert a network input to a C-contiguous N x 3 x H x W float32 array.
+
+    Raises:
+        ValueError: naming ``name``, for integer/bool/object dtypes, a rank other
+            than 4, other than 3 channels, or an ``(H, W)`` other than ``input_size``.
+    """
+    array = np.asarray(batch)
+    if array.dtype == np.float32:
+        pass
+    elif np.issubdtype(array.dtype, np.floating):
+        array = array.astype(np.float32)
+    else:
+        raise ValueError(
+            f"{name} has dtype {array.dtype}; the network takes normalized float32 input "
+            "(N x 3 x H x W, (RGB - mean) / std) - normalize first, as PoseEstimator does"
+        )
+    if array.ndim != 4 or array.shape[1] != 3:
+        raise ValueError(f"{name} must be N x 3 x H x W, got shape {tuple(array.shape)}")
+    if input_size is not None and tuple(array.shape[2:]) != tuple(input_size):
+        raise ValueError(
+            f"{name} is {array.shape[2]}x{array.shape[3]} (H x W) but the model takes {input_size[0]}x{input_size[1]}"
+        )
+    return np.ascontiguousarray(array)
+
+
+class Backend:
+    """Base class of the runtime backends: call contract, batching, layout and checks.
+
+    Subclasses set ``metadata``, ``info`` and ``max_batch`` and implement
+    :meth:`_run`, which gets a batch in the file's layout whose size fits the
+    file and returns the raw output in the file's layout.
+    """
+
+    metadata: Dict[str, Any]
+    info: RuntimeInfo
+    #: largest batch one run takes (the file's static batch), None for any.
+    max_batch: Optional[int] = None
+    #: a static batch must be filled exactly (pad the last piece); False: runs take up to max_batch.
+    exact_batch: bool = True
+    #: what the backend promises for concurrent calls.
+    thread_safety: str = ""
+
+    # ------------------------------------------------------------------ metadata views
+    @property
+    def input_size(self) -> Tuple[int, int]:
+        """(height, width) of the network input."""
+        h, w = self.metadata["input_size"]
+        return int(h), int(w)
+
+    @property
+    def num_joints(self) -> int:
+        return int(self.metadata["num_joints"])
+
+    @property
+    def layout(self) -> str:
+        return str(self.metadata.get("layout", "NCHW")).upper()
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("model_name", "model"))
+
+    # ------------------------------------------------------------------ the call
+    def __call__(self, batch: Any) -> np.ndarray:
+        """N x 3 x H x W float32 (NCHW) -> N x K x h x w float32 heatmaps (NCHW)."""
+        x = check_batch(batch, self.input_size)
+        n = x.shape[0]
+        if n == 0:
+            h, w = self.metadata.get("heatmap_size") or (self.input_size[0] // 4, self.input_size[1] // 4)
+            return np.zeros((0, self.num_joints, int(h), int(w)), dtype=np.float32)
+        outputs = [self._run_chunk(chunk) for chunk in self._chunks(x)]
+        return outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=0)
+
+    def _chunks(self, x: np.ndarray) -> Iterator[np.ndarray]:
+        step = self.max_batch or x.shape[0]
+        for start in range(0, x.shape[0], step):
+            yield x[start:start + step]
+
+    def _run_chunk(self, chunk: np.ndarray) -> np.ndarray:
+        n = chunk.shape[0]
+        if self.max_batch and self.exact_batch and n < self.max_batch:
+            pad = np.zeros((self.max_batch - n,) + chunk.shape[1:], dtype=chunk.dtype)
+            chunk = np.concatenate([chunk, pad], axis=0)
+        if self.layout == "NHWC":
+            chunk = np.ascontiguousarray(chunk.transpose(0, 2, 3, 1))
+        out = np.asarray(self._run(chunk))
+        if out.ndim != 4:
+            raise ModelFileError(f"{self._where()}: output has rank {out.ndim}, expected 4 (heatmaps)")
+        if self.layout == "NHWC":
+            out = out.transpose(0, 3, 1, 2)
+        out = out[:n]
+        if out.shape[1] != self.num_joints:
+            raise ModelFileError(
+                f"{self._where()}: output has {out.shape[1]} channels, the metadata says {self.num_joints} joints"
+            )
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _where(self) -> str:
+        return getattr(self.info, "path", None) or self.name
+
+    def __repr__(self) -> str:
+        i = self.info
+        return (f"{type(self).__name__}({self.name}, runtime={i.runtime} {i.version}, device={i.device}, "
+                f"precision={i.precision}, threads={i.threads}, path={i.path})")
+
+
+class CallableBackend(Backend):
+    """Wraps a user function ``fn(batch) -> heatmaps`` with the same contract, NCHW in and out.
+
+    Metadata comes from ``spec`` (a :class:`ModelSpec`, a registered name, or a
+    metadata dict). Concurrent calls go straight to ``fn``: thread safety is the
+    function's own.
+    """
+
+    thread_safety = "as thread-safe as the wrapped function"
+
+    def __init__(self, fn: Callable[[np.ndarray], Any], spec: SpecLike, max_batch: Optional[int] = None) -> None:
+        if not callable(fn):
+            raise ValueError(f"model must be a file, a registered name or a callable, got {type(fn).__name__}")
+        self.fn = fn
+        self.metadata = metadata_from_spec(spec, format="callable", precision="unknown", batch="dynamic")
+        self.metadata["layout"] = "NCHW"
+        self.max_batch = max_batch
+        self.exact_batch = False
+        self.info = RuntimeInfo(
+            runtime="callable", version="", device="unknown", precision="unknown", threads=None,
+            batch=max_batch, path=None, thread_safe=self.thread_safety,
+        )
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        out = self.fn(batch)
+        if not isinstance(out, np.ndarray):
+            out = np.asarray(out.detach().cpu().numpy() if hasattr(out, "detach") else out)
+        return out
+
+    def _where(self) -> str:
+        return f"model callable {getattr(self.fn, '__name__', type(self.fn).__name__)}"
+
+
+def existing_file(path: Union[str, os.PathLike], what: str = "model file") -> Path:
+    """``path`` as a Path; FileNotFoundError naming it when it is not a file."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{what} not found: {p}")
+    return p
+

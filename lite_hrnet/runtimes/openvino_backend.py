@@ -1,0 +1,167 @@
+"""OpenVINO backend for ``.xml`` (+ ``.bin``) IR files.
+
+Thread safety: each call takes an ``InferRequest`` of its own from a small
+pool (created on demand, returned after the call), so concurrent calls never
+share a request and need no lock.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+from typing import Any, Dict, Optional, Union
+
+import numpy as np
+
+from ..metadata import METADATA_KEY, MetadataError, parse_metadata
+from .base import (
+    Backend, ModelFileError, RuntimeInfo, SpecLike, check_threads, existing_file, first_line,
+    metadata_from_spec, missing_extra,
+)
+
+_DEVICES = {"cpu": "CPU", "gpu": "GPU", "npu": "NPU", "auto": "AUTO"}
+# user-facing precision names -> OpenVINO element type names, and back
+_PRECISION_HINTS = {"fp32": "f32", "f32": "f32", "bf16": "bf16", "fp16": "f16", "f16": "f16"}
+_PRECISION_NAMES = {"f32": "fp32", "bf16": "bf16", "f16": "fp16", "i8": "int8", "u8": "int8"}
+
+
+def _import_openvino():
+    try:
+        import openvino
+    except ImportError:
+        raise missing_extra("openvino (for .xml models)", "openvino") from None
+    return openvino
+
+
+class OpenVINOBackend(Backend):
+    """Runs an OpenVINO IR pose model.
+
+    Args:
+        path: the ``.xml`` file (its ``.bin`` next to it).
+        device: ``cpu``, ``gpu`` (Intel GPU), ``npu``, ``auto``, or an OpenVINO
+            device name such as ``GPU.1``. ``cuda`` is not an OpenVINO device.
+        threads: ``INFERENCE_NUM_THREADS`` on CPU (None: OpenVINO's default).
+        precision: ``INFERENCE_PRECISION_HINT`` on CPU/GPU: ``fp32``, ``bf16`` or
+            ``fp16``; None keeps OpenVINO's default (bf16 on CPUs with AMX/AVX512-BF16,
+            else fp32). ``info.precision`` reports what the compiled model runs.
+        spec: metadata to use when the file carries none.
+    """
+
+    thread_safety = "safe: every call uses its own InferRequest from a pool"
+    exact_batch = True
+
+    def __init__(
+        self,
+        path: Union[str, os.PathLike],
+        device: str = "cpu",
+        threads: Optional[int] = None,
+        precision: Optional[str] = None,
+        spec: Optional[SpecLike] = None,
+    ) -> None:
+        ov = _import_openvino()
+        path = existing_file(path)
+        threads = check_threads(threads)
+        weights = path.with_suffix(".bin")
+        if not weights.is_file():
+            raise FileNotFoundError(f"OpenVINO weights not found: {weights} (the .bin that belongs to {path})")
+        core = ov.Core()
+        ov_device = self._device_name(str(device), core)
+        try:
+            model = core.read_model(str(path))
+        except Exception as e:
+            raise ModelFileError(f"{path}: not a readable OpenVINO IR model ({first_line(e)})") from None
+        self.metadata = self._read_metadata(model, path, spec)
+        self._check_io(model, path)
+        config: Dict[str, Any] = {}
+        base = ov_device.split(".")[0]
+        if precision is not None:
+            hint = _PRECISION_HINTS.get(str(precision).lower())
+            if hint is None:
+                raise ValueError(f"precision must be one of fp32, bf16, fp16 or None, got {precision!r}")
+            if base in ("CPU", "GPU"):
+                config["INFERENCE_PRECISION_HINT"] = hint
+        if threads is not None and base == "CPU":
+            config["INFERENCE_NUM_THREADS"] = threads
+        try:
+            self.compiled = core.compile_model(model, ov_device, config)
+        except Exception as e:
+            raise ValueError(f"{path}: OpenVINO cannot compile the model for {ov_device} with {config}: {first_line(e)}") from None
+        self._requests: "queue.SimpleQueue" = queue.SimpleQueue()
+        self.info = RuntimeInfo(
+            runtime="openvino", version=ov.__version__.split("-")[0], device=self._property("EXECUTION_DEVICES", ov_device),
+            precision=self._precision(), threads=self._threads(threads), batch=self.max_batch, path=str(path),
+            thread_safe=self.thread_safety,
+        )
+
+    @staticmethod
+    def _device_name(device: str, core) -> str:
+        key = device.lower()
+        if key == "cuda":
+            raise ValueError("device 'cuda' is not an OpenVINO device; use cpu, gpu (Intel GPU), npu or auto")
+        name = _DEVICES.get(key, device.upper())
+        available = list(core.available_devices)
+        if name != "AUTO" and not name.startswith(("AUTO:", "MULTI:", "HETERO:")):
+            if name not in available and name.split(".")[0] not in [d.split(".")[0] for d in available]:
+                raise ValueError(f"device {device!r} is not available to OpenVINO here (available: {', '.join(available)})")
+        return name
+
+    def _read_metadata(self, model, path, spec: Optional[SpecLike]) -> Dict[str, Any]:
+        if model.has_rt_info([METADATA_KEY]):
+            return parse_metadata(model.get_rt_info([METADATA_KEY]).astype(str), path)
+        if spec is None:
+            raise MetadataError(
+                f"{path}: no lite-hrnet metadata (not exported by lite-hrnet?); pass spec=/--model-name to use it anyway"
+            )
+        return metadata_from_spec(spec, format="openvino", precision="fp32")
+
+    def _check_io(self, model, path) -> None:
+        if len(model.inputs) != 1:
+            raise ModelFileError(f"{path}: a pose model has one input, this file has {len(model.inputs)}")
+        shape = model.inputs[0].get_partial_shape()
+        out_shape = model.outputs[0].get_partial_shape()
+        channel_axis = 3 if self.layout == "NHWC" else 1
+        if shape.rank.is_dynamic or shape.rank.get_length() != 4 or (
+            shape[channel_axis].is_static and shape[channel_axis].get_length() != 3
+        ):
+            raise ModelFileError(f"{path}: input has shape {shape}; a pose model takes N x 3 x H x W images ({self.layout})")
+        if out_shape.rank.is_dynamic or out_shape.rank.get_length() != 4:
+            raise ModelFileError(f"{path}: output has shape {out_shape}; expected N x K x h x w heatmaps")
+        out_channels = out_shape[3 if self.layout == "NHWC" else 1]
+        if out_channels.is_static and out_channels.get_length() != self.num_joints:
+            raise ModelFileError(
+                f"{path}: output has {out_channels.get_length()} channels but the metadata says {self.num_joints} joints"
+            )
+        self.max_batch = shape[0].get_length() if shape[0].is_static else None
+
+    def _property(self, name: str, default: str) -> str:
+        try:
+            value = self.compiled.get_property(name)
+        except Exception:
+            return default
+        return ",".join(value) if isinstance(value, (list, tuple)) else str(value)
+
+    def _precision(self) -> str:
+        try:
+            hint = self.compiled.get_property("INFERENCE_PRECISION_HINT")
+        except Exception:
+            return "unknown"
+        name = hint.get_type_name() if hasattr(hint, "get_type_name") else str(hint)
+        return _PRECISION_NAMES.get(name, name)
+
+    def _threads(self, requested: Optional[int]) -> Optional[int]:
+        try:
+            value = int(self.compiled.get_property("INFERENCE_NUM_THREADS"))
+        except Exception:
+            return requested
+        return value if value > 0 else requested
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        try:
+            request = self._requests.get_nowait()
+        except queue.Empty:
+            request = self.compiled.create_infer_request()
+        try:
+            request.infer({0: batch})
+            return np.array(request.get_output_tensor(0).data, dtype=np.float32, copy=True)
+        finally:
+            self._requests.put(request)

@@ -1,0 +1,136 @@
+"""ONNX Runtime backend for ``.onnx`` files.
+
+Thread safety: an ``InferenceSession`` may be run from several threads at once
+(onnxruntime documents ``run`` as thread-safe), so concurrent calls need no lock.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, List, Optional, Union
+
+import numpy as np
+
+from ..metadata import METADATA_KEY, MetadataError, parse_metadata
+from .base import (
+    Backend, ModelFileError, RuntimeInfo, SpecLike, check_threads, existing_file, first_line,
+    metadata_from_spec, missing_extra,
+)
+
+_DEVICES = {
+    "cpu": ["CPUExecutionProvider"],
+    "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],
+    "gpu": ["CUDAExecutionProvider", "CPUExecutionProvider"],
+    "openvino": ["OpenVINOExecutionProvider", "CPUExecutionProvider"],
+}
+
+
+def _import_ort():
+    try:
+        import onnxruntime
+    except ImportError:
+        raise missing_extra("onnxruntime (for .onnx models)", "ort") from None
+    return onnxruntime
+
+
+def _static(dim: Any) -> Optional[int]:
+    return dim if isinstance(dim, int) and dim > 0 else None
+
+
+class OnnxRuntimeBackend(Backend):
+    """Runs an ``.onnx`` pose model with onnxruntime.
+
+    Args:
+        path: the ``.onnx`` file.
+        device: ``cpu``; ``cuda``/``gpu`` (CUDAExecutionProvider, needs onnxruntime-gpu);
+            ``openvino`` (OpenVINOExecutionProvider, needs onnxruntime-openvino).
+        threads: intra-op threads (None: onnxruntime's default, one per physical core).
+        precision: onnxruntime runs the file's own precision; only None or that precision is accepted.
+        spec: metadata to use when the file carries none (a file not exported by lite-hrnet).
+    """
+
+    thread_safety = "safe: onnxruntime sessions support concurrent run() calls"
+
+    def __init__(
+        self,
+        path: Union[str, os.PathLike],
+        device: str = "cpu",
+        threads: Optional[int] = None,
+        precision: Optional[str] = None,
+        spec: Optional[SpecLike] = None,
+    ) -> None:
+        ort = _import_ort()
+        path = existing_file(path)
+        threads = check_threads(threads)
+        key = str(device).lower()
+        if key not in _DEVICES:
+            raise ValueError(f"device {device!r} is not supported by onnxruntime; use one of {', '.join(_DEVICES)}")
+        providers: List[str] = _DEVICES[key]
+        available = ort.get_available_providers()
+        if providers[0] not in available:
+            raise ValueError(
+                f"device {device!r} needs onnxruntime's {providers[0]}, which this install lacks "
+                f"(available: {', '.join(available)}); install onnxruntime-gpu or onnxruntime-openvino, or use device='cpu'"
+            )
+        opts = ort.SessionOptions()
+        if threads is not None:
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(path), opts, providers=providers)
+        except Exception as e:  # InvalidProtobuf, InvalidGraph, Fail... depending on the damage
+            raise ModelFileError(f"{path}: not a readable ONNX model ({first_line(e)})") from None
+        self.metadata = self._read_metadata(path, spec)
+        self._check_io(path)
+        file_precision = str(self.metadata.get("precision", "fp32"))
+        if precision is not None and str(precision).lower() != file_precision:
+            raise ValueError(
+                f"precision {precision!r} cannot be applied by onnxruntime, which runs {path} as exported "
+                f"({file_precision}); export another precision, or use the OpenVINO backend for bf16"
+            )
+        self.info = RuntimeInfo(
+            runtime="onnxruntime", version=ort.__version__, device=self.session.get_providers()[0],
+            precision=file_precision, threads=threads, batch=self.max_batch, path=str(path),
+            thread_safe=self.thread_safety,
+        )
+
+    def _read_metadata(self, path, spec: Optional[SpecLike]) -> Dict[str, Any]:
+        props = self.session.get_modelmeta().custom_metadata_map
+        if METADATA_KEY in props:
+            return parse_metadata(props[METADATA_KEY], path)
+        if spec is None:
+            raise MetadataError(
+                f"{path}: no lite-hrnet metadata (not exported by lite-hrnet?); pass spec=/--model-name to use it anyway"
+            )
+        return metadata_from_spec(spec, format="onnx", precision="fp32")
+
+    def _check_io(self, path) -> None:
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        if len(inputs) != 1:
+            raise ModelFileError(f"{path}: a pose model has one input, this file has {len(inputs)}")
+        inp, out = inputs[0], outputs[0]
+        shape = list(inp.shape)
+        channel_axis = 3 if self.layout == "NHWC" else 1
+        if len(shape) != 4 or _static(shape[channel_axis]) not in (3, None):
+            raise ModelFileError(
+                f"{path}: input {inp.name!r} has shape {shape}; a pose model takes N x 3 x H x W images ({self.layout})"
+            )
+        if len(out.shape) != 4:
+            raise ModelFileError(f"{path}: output {out.name!r} has shape {list(out.shape)}; expected N x K x h x w heatmaps")
+        out_channels = _static(out.shape[3 if self.layout == "NHWC" else 1])
+        if out_channels is not None and out_channels != self.num_joints:
+            raise ModelFileError(
+                f"{path}: output has {out_channels} channels but the metadata says {self.num_joints} joints"
+            )
+        spatial = shape[1:3] if self.layout == "NHWC" else shape[2:4]
+        if all(_static(d) for d in spatial) and tuple(spatial) != self.input_size:
+            raise ModelFileError(f"{path}: input is {spatial[0]}x{spatial[1]} but the metadata says {self.input_size}")
+        self.max_batch = _static(shape[0])
+        self._input_name = inp.name
+        self._output_name = out.name
+        self._input_dtype = np.float16 if inp.type == "tensor(float16)" else np.float32
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        out = self.session.run([self._output_name], {self._input_name: batch.astype(self._input_dtype, copy=False)})[0]
+        return out.astype(np.float32, copy=False)
