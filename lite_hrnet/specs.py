@@ -174,6 +174,8 @@ class ModelSpec:
     heatmap_stride: int = HEATMAP_STRIDE
     # Gaussian sigma of the training targets, in heatmap pixels (official configs).
     target_sigma: float = 2.0
+    # A checkpoint shipped inside the package (lite_hrnet/assets/), loaded with weights="synthetic".
+    bundled_weights: Optional[str] = None
 
     @property
     def num_joints(self) -> int:
@@ -203,7 +205,9 @@ class ModelSpec:
         }
 
 
-def _spec(arch_name: str, dataset: str, size: Tuple[int, int], weights: Optional[str] = None) -> ModelSpec:
+def _spec(
+    arch_name: str, dataset: str, size: Tuple[int, int], weights: Optional[str] = None, bundled: Optional[str] = None
+) -> ModelSpec:
     name = f"{arch_name}_{dataset}_{size[0]}x{size[1]}"
     return ModelSpec(
         name=name,
@@ -213,6 +217,7 @@ def _spec(arch_name: str, dataset: str, size: Tuple[int, int], weights: Optional
         joints=JOINT_SETS[dataset],
         pretrained=_mmpose(weights) if weights else None,
         target_sigma=3.0 if size[0] >= 384 else 2.0,
+        bundled_weights=bundled,
     )
 
 
@@ -229,6 +234,9 @@ _SPECS = [
     _spec("wider_naive_litehrnet_18", "coco", (256, 192)),
     _spec("naive_litehrnet_18", "mpii", (256, 256)),
     _spec("wider_naive_litehrnet_18", "mpii", (256, 256)),
+    # Not an official config: the toolkit's demo model, Lite-HRNet-18 trained on the
+    # synthetic person set (lite-hrnet synth) at a size a 2-core CPU can train.
+    _spec("litehrnet_18", "coco", (128, 96), bundled="litehrnet_18_coco_128x96_synthetic.pth"),
 ]
 
 MODEL_SPECS: Dict[str, ModelSpec] = {s.name: s for s in _SPECS}

@@ -60,4 +60,4 @@ def test_checkpoint_of_another_architecture(tmp_path):
 def test_list():
     out = cli("list")
     assert out.returncode == 0
-    assert len(out.stdout.strip().splitlines()) == 10
+    assert len(out.stdout.strip().splitlines()) == 11

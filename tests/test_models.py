@@ -44,6 +44,7 @@ def test_registry_names():
         "litehrnet_30_coco_384x288", "litehrnet_18_mpii_256x256", "litehrnet_30_mpii_256x256",
         "naive_litehrnet_18_coco_256x192", "wider_naive_litehrnet_18_coco_256x192",
         "naive_litehrnet_18_mpii_256x256", "wider_naive_litehrnet_18_mpii_256x256",
+        "litehrnet_18_coco_128x96",  # the synthetic demo model's config
     ]
     spec = lite_hrnet.get_model_spec("litehrnet_18_mpii_256x256")
     assert spec.input_size == (256, 256) and spec.num_joints == 16 and spec.heatmap_size == (64, 64)

@@ -16,11 +16,24 @@ from .litehrnet import LiteHRNet, LiteHRNetPose, check_input_shape
 
 
 def resolve_weights(weights: Union[str, Path], spec: Optional[ModelSpec] = None, progress: bool = True) -> Path:
-    """A local checkpoint path for ``weights``: an existing file, or a registered model name whose release is downloaded."""
+    """A local checkpoint path for ``weights``.
+
+    ``weights`` is an existing file, ``"synthetic"`` (the checkpoint bundled with
+    the package for models that have one), or a registered model name (or
+    ``"official"`` for ``spec``'s own) whose released checkpoint is downloaded.
+    """
     path = Path(weights)
     if path.is_file():
         return path
     name = str(weights)
+    if name == "synthetic":
+        if spec is None or spec.bundled_weights is None:
+            with_bundle = [n for n, s in MODEL_SPECS.items() if s.bundled_weights]
+            raise CheckpointError(f"weights='synthetic' exists only for {', '.join(with_bundle)}")
+        bundled = Path(__file__).resolve().parents[1] / "assets" / spec.bundled_weights
+        if not bundled.is_file():
+            raise CheckpointError(f"bundled checkpoint missing from the install: {bundled}")
+        return bundled
     if name in ("official", "pretrained") and spec is not None:
         name = spec.name
     if name in MODEL_SPECS:
