@@ -1,0 +1,203 @@
+"""The ``train``, ``eval`` and ``synth`` verbs of ``lite-hrnet``.
+
+Importing this module imports neither torch nor pycocotools: each command
+imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any, Callable, Dict, Optional, Tuple
+
+
+def _size(text: str, arg: str) -> Tuple[int, int]:
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"{arg} must look like HEIGHTxWIDTH (e.g. 256x192), got {text!r}") from None
+    if h <= 0 or w <= 0:
+        raise ValueError(f"{arg} must be positive, got {text!r}")
+    return h, w
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from ..synth import generate_dataset
+
+    size = _size(args.size, "--size")
+    path = generate_dataset(args.out_dir, args.images, seed=args.seed, image_size=size, progress=not args.quiet)
+    coco = json.loads(path.read_text())
+    print(f"wrote {len(coco['images'])} images with {len(coco['annotations'])} people to {Path(args.out_dir)} "
+          f"(annotations: {path})")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ..specs import get_model_spec
+
+    get_model_spec(args.name)  # unknown names fail before torch loads
+    for flag, value in (("--data", args.data), ("--val", args.val)):
+        if value is not None and not Path(value).exists():
+            raise FileNotFoundError(f"{flag}: {value} not found")
+    from .engine import TrainConfig, train
+
+    cfg = TrainConfig(
+        model_name=args.name, data=args.data, val=args.val, weights=args.weights, epochs=args.epochs, batch=args.batch,
+        lr=args.lr, amp=args.amp, workers=args.workers, out=args.out, resume=args.resume,
+        input_size=_size(args.input_size, "--input-size") if args.input_size else None,
+        warmup_iters=args.warmup_iters, sync_bn=args.sync_bn, seed=args.seed, val_max_images=args.val_max_images,
+        val_flip=args.val_flip, progress=not args.no_progress, device=args.device, threads=args.threads,
+    )
+    summary = train(cfg)
+    if "final" in summary:
+        best = summary["best_ap"]
+        print(f"trained {summary['iterations']} iterations in {summary['seconds']:.0f} s; final weights {summary['final']}"
+              + (f"; best val AP {best:.4f}" if best is not None and best >= 0 else ""))
+    return 0
+
+
+def _checkpoint_meta(path: Path) -> Dict[str, Any]:
+    import torch
+
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise ValueError(f"cannot read checkpoint {path}: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}") from None
+    meta = obj.get("meta") if isinstance(obj, dict) else None
+    return meta if isinstance(meta, dict) else {}
+
+
+def load_heatmap_model(
+    model: str, weights: Optional[str] = None, model_name: Optional[str] = None, input_size: Optional[Tuple[int, int]] = None,
+    device: str = "cpu", threads: Optional[int] = None,
+) -> Tuple[Callable, Dict[str, Any], Tuple[int, int]]:
+    """A heatmap function, its metadata (joints, mean/std) and its input size for a checkpoint, name or exported file.
+
+    Checkpoints (``.pth``/``.pt``) and registered names run in PyTorch; a checkpoint's
+    ``meta['input_size']`` (written by ``lite-hrnet train``) is its default input size.
+    Exported files (``.onnx``, ``.xml``, ``.tflite``) run through :func:`lite_hrnet.runtimes.load`.
+    """
+    from ..specs import MODEL_SPECS, get_model_spec
+
+    path = Path(model)
+    if path.suffix.lower() in (".pth", ".pt") or (model in MODEL_SPECS and not path.exists()):
+        from ..models import create_model
+        from .evaluate import torch_heatmap_fn
+
+        if path.suffix.lower() in (".pth", ".pt"):
+            if not path.is_file():
+                raise FileNotFoundError(f"checkpoint not found: {path}")
+            meta = _checkpoint_meta(path)
+            name = model_name or meta.get("model_name")
+            if not name:
+                raise ValueError(f"{path}: the checkpoint does not record its model (meta['model_name']); pass --model-name NAME")
+            net = create_model(name, weights=str(path))
+            size = input_size or tuple(meta.get("input_size") or get_model_spec(name).input_size)
+        else:
+            name = model
+            net = create_model(name, weights=weights or name)
+            size = input_size or get_model_spec(name).input_size
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        net = net.to(device).eval()
+        return torch_heatmap_fn(net, device), get_model_spec(name).metadata(), tuple(size)
+    from ..runtimes import load
+
+    backend = load(model, device=device, threads=threads, model_name=model_name)
+    size = tuple(backend.metadata["input_size"])
+    if input_size is not None and tuple(input_size) != size:
+        raise ValueError(f"--input-size {input_size[0]}x{input_size[1]} does not match {model}, exported at {size[0]}x{size[1]}")
+    return backend, dict(backend.metadata), size
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from ..specs import JOINT_SETS, JointSet
+    from .dataset import CocoKeypoints
+    from .evaluate import evaluate_dataset
+
+    fn, meta, size = load_heatmap_model(
+        args.model, weights=args.weights, model_name=args.model_name,
+        input_size=_size(args.input_size, "--input-size") if args.input_size else None, device=args.device, threads=args.threads,
+    )
+    joint_set = meta.get("joint_set")
+    joints = JOINT_SETS.get(joint_set) if joint_set in JOINT_SETS else JointSet(
+        name=str(joint_set or "custom"), keypoint_names=tuple(meta["keypoint_names"]),
+        flip_pairs=tuple(tuple(p) for p in meta.get("flip_pairs", ())), skeleton=tuple(tuple(e) for e in meta.get("skeleton", ())),
+        sigmas=tuple(meta["sigmas"]),
+    )
+    data = CocoKeypoints(args.data, joints, image_dir=args.images, boxes_file=args.boxes, det_score_threshold=args.det_threshold)
+    result = evaluate_dataset(fn, data, size, meta["mean"], meta["std"], batch_size=args.batch, flip=args.flip, dark=args.dark,
+                              max_images=args.max_images)
+    report = {
+        "model": args.model, "data": str(data.ann_file), "boxes": args.boxes or "ground truth", "input_size": list(size),
+        "flip": args.flip, "metrics": result.metrics, "persons": result.num_persons, "images": result.num_images,
+        "seconds": round(result.seconds, 3),
+    }
+    if args.save_results:
+        Path(args.save_results).write_text(json.dumps(result.results))
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"{args.model} on {data.ann_file} ({report['boxes']} boxes, input {size[0]}x{size[1]}"
+              f"{', flip' if args.flip else ''}):")
+        print("  " + result.summary())
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``train``, ``eval`` and ``synth``."""
+    p = sub.add_parser("train", help="train or fine-tune a model on COCO-format keypoint data",
+                       description="Top-down training as the official configs (Adam, warm-up, step decay, JointsMSELoss). "
+                                   "Multi-GPU: torchrun --nproc_per_node N -m lite_hrnet.cli train ...")
+    p.add_argument("name", help="registered model name (architecture and joint set)")
+    p.add_argument("--data", required=True, help="training set: COCO keypoint .json or a folder holding one and its images")
+    p.add_argument("--val", help="validation set (same forms); evaluated (COCO AP) at every epoch end")
+    p.add_argument("--weights", help="initial weights: checkpoint path or a registered name to download")
+    p.add_argument("--epochs", type=int, default=210, help="epochs (default 210; decay epochs scale with it)")
+    p.add_argument("--batch", type=int, default=64, help="samples per step and process (default 64)")
+    p.add_argument("--lr", type=float, help="base lr (default 2e-3 x total batch / 512)")
+    p.add_argument("--warmup-iters", type=int, default=500, help="linear warm-up iterations (default 500)")
+    p.add_argument("--amp", action="store_true", help="mixed precision (CUDA only)")
+    p.add_argument("--workers", type=int, default=2, help="data loading processes (default 2)")
+    p.add_argument("--out", default="work_dirs/train", help="output folder for checkpoints and logs")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/latest.pth")
+    p.add_argument("--input-size", help="HEIGHTxWIDTH crop size, multiples of 32 (default: the model's)")
+    p.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm across processes (distributed runs)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--val-max-images", type=int, help="evaluate on the first N validation images only")
+    p.add_argument("--val-flip", action="store_true", help="flip test during validation")
+    p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="COCO keypoint AP/AR (and PCK) of a model on a COCO-format dataset",
+                       description="Evaluate a checkpoint, a registered model (its release) or an exported file.")
+    p.add_argument("model", help="checkpoint .pth, registered model name, or exported .onnx / .xml / .tflite")
+    p.add_argument("--data", required=True, help="COCO keypoint .json or a folder holding one and its images")
+    p.add_argument("--images", help="image folder (default: next to the annotations)")
+    p.add_argument("--boxes", help="person detections (COCO results .json); default: ground-truth boxes")
+    p.add_argument("--det-threshold", type=float, default=0.0, help="minimum detection score (default 0)")
+    p.add_argument("--flip", action="store_true", help="average with the mirrored crop (flip test)")
+    p.add_argument("--dark", action="store_true", help="DARK sub-pixel decoding")
+    p.add_argument("--weights", help="checkpoint for a registered model name")
+    p.add_argument("--model-name", help="registered model of a checkpoint that does not record it")
+    p.add_argument("--input-size", help="HEIGHTxWIDTH crop size (default: the checkpoint's or the model's)")
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--max-images", type=int, help="evaluate the first N images only")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int)
+    p.add_argument("--save-results", help="write the COCO keypoint results to this .json")
+    p.add_argument("--json", action="store_true", help="print a JSON report")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("synth", help="write a synthetic person dataset (COCO keypoints format)")
+    p.add_argument("out_dir", help="output folder (images/ and annotations.json)")
+    p.add_argument("--images", type=int, default=100, help="number of images (default 100)")
+    p.add_argument("--seed", type=int, default=0, help="random seed; the output is deterministic for a seed")
+    p.add_argument("--size", default="320x320", help="image HEIGHTxWIDTH (default 320x320)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_synth)

@@ -1,0 +1,246 @@
+"""Export to ONNX / OpenVINO / TFLite: parity with PyTorch, metadata round trip, atomic writes, bad input.
+
+Accuracy of fp16 and int8 is judged on a trained network (the synthetic demo
+model): with random weights Lite-HRNet amplifies rounding noise about 20x, so
+there fp16/int8 files are checked for loading, metadata and shape only.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnx")
+
+import lite_hrnet  # noqa: E402
+from lite_hrnet import metadata as md  # noqa: E402
+from lite_hrnet.export import ExportCheckError, artifact_path, export_model  # noqa: E402
+
+from conftest import cli  # noqa: E402
+
+ALL_FORMATS = ("onnx", "openvino", "tflite")
+ALL_PRECISIONS = ("fp32", "fp16", "int8")
+NAIVE = "naive_litehrnet_18_coco_256x192"
+
+
+def seeded_model(name: str, seed: int = 0):
+    """A model with non-trivial seeded weights and batch-norm statistics (outputs of order 1)."""
+    torch.manual_seed(seed)
+    model = lite_hrnet.create_model(name)
+    for m in model.modules():
+        if isinstance(m, torch.nn.Conv2d):
+            fan_in = m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1]
+            torch.nn.init.normal_(m.weight, std=(2.0 / fan_in) ** 0.5)
+        elif isinstance(m, torch.nn.BatchNorm2d):
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    # Calibrate batch-norm statistics on synthetic people so activations stay of order 1.
+    from lite_hrnet.export.calibration import calibration_batch
+
+    spec = model.spec
+    x = torch.from_numpy(calibration_batch(None, spec.input_size, spec.mean, spec.std, count=8, seed=5))
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None
+    model.train()
+    with torch.no_grad():
+        model(x)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def demo_weights():
+    from lite_hrnet.models import resolve_weights
+
+    try:
+        return resolve_weights("synthetic", lite_hrnet.get_model_spec(DEMO_NAME))
+    except Exception as e:  # the demo checkpoint ships with the package; its absence is a packaging bug
+        pytest.fail(f"demo checkpoint missing: {e}")
+
+
+DEMO_NAME = "litehrnet_18_coco_128x96"
+
+
+@pytest.fixture(scope="module")
+def demo_export(tmp_path_factory, demo_weights):
+    """The trained demo Lite-HRNet-18 exported to every format and precision, all verified."""
+    out = tmp_path_factory.mktemp("demo_export")
+    report = export_model(DEMO_NAME, ALL_FORMATS, ALL_PRECISIONS, out_dir=out, weights=demo_weights, calib_count=16)
+    return report, out
+
+
+@pytest.fixture(scope="module")
+def naive_export(tmp_path_factory):
+    """naive-18 with seeded weights: fp32 verified in every format; fp16/int8 written unverified."""
+    out = tmp_path_factory.mktemp("naive_export")
+    model = seeded_model(NAIVE)
+    report = export_model(NAIVE, ALL_FORMATS, ALL_PRECISIONS, out_dir=out, model=model, calib_count=8, verify=["fp32"])
+    fp32 = [a for a in report.artifacts if a.precision == "fp32"]
+    lossy = [a for a in report.artifacts if a.precision != "fp32"]
+    return fp32, lossy, out, model
+
+
+def test_demo_model_every_format_and_precision_passes_its_check(demo_export):
+    report, out = demo_export
+    assert report.ok
+    got = {(a.format, a.precision): a for a in report.artifacts}
+    assert set(got) == {(f, p) for f in ALL_FORMATS for p in ALL_PRECISIONS}
+    for (fmt, precision), a in got.items():
+        assert Path(a.path) == artifact_path(out, DEMO_NAME, fmt, precision) and Path(a.path).is_file()
+        assert a.status == "ok" and a.size_bytes > 100_000
+        if precision == "fp32":
+            assert a.rel_error <= 1e-4 and a.agreement == 1.0
+        elif precision == "fp16":
+            assert a.rel_error <= 5e-3
+        else:
+            assert a.agreement >= 0.5 and a.mean_displacement_px < 8
+    # OpenVINO's parity check ran in f32, whatever the CPU's default.
+    assert got[("openvino", "fp32")].runtime_precision == "fp32"
+    # int8 files are smaller than fp32 ones.
+    assert got[("onnx", "int8")].size_bytes < got[("onnx", "fp32")].size_bytes * 0.7
+
+
+def test_metadata_round_trip_in_every_file(demo_export):
+    report, _ = demo_export
+    spec = lite_hrnet.get_model_spec(DEMO_NAME)
+    for a in report.artifacts:
+        meta = md.read_metadata(a.path)
+        assert meta["model_name"] == DEMO_NAME and meta["precision"] == a.precision and meta["format"] == a.format
+        assert meta["input_size"] == [128, 96] and meta["heatmap_stride"] == 4
+        assert meta["mean"] == list(spec.mean) and meta["std"] == list(spec.std) and meta["color_order"] == "RGB"
+        assert meta["keypoint_names"] == list(spec.joints.keypoint_names)
+        assert meta["flip_pairs"] == [list(p) for p in spec.joints.flip_pairs]
+        assert meta["skeleton"] == [list(e) for e in spec.joints.skeleton]
+        assert meta["layout"] == ("NHWC" if a.format == "tflite" else "NCHW")
+        assert meta["checkpoint_sha256"] == report.checkpoint_sha256 and len(report.checkpoint_sha256) == 64
+        assert meta["toolkit_version"] == lite_hrnet.__version__
+
+
+def test_naive_fp32_parity_in_every_format(naive_export):
+    fp32, _, _, _ = naive_export
+    assert len(fp32) == 3
+    for a in fp32:
+        assert a.rel_error <= 1e-4, (a.format, a.rel_error)
+        assert a.agreement == 1.0
+
+
+def test_naive_lossy_files_load_and_run(naive_export):
+    _, lossy, out, model = naive_export
+    from lite_hrnet.runtimes import load
+
+    x = np.random.RandomState(0).randn(2, 3, 256, 192).astype(np.float32)
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x)).numpy()
+    assert len(lossy) == 6
+    for a in lossy:
+        assert a.status == "ok" and a.rel_error is None  # not verified, as asked
+        y = load(a.path)(x)
+        assert y.shape == ref.shape and np.isfinite(y).all()
+        assert md.read_metadata(a.path)["precision"] == a.precision
+
+
+def test_onnx_graph_is_single_self_contained_file(naive_export):
+    import onnx
+
+    _, _, out, _ = naive_export
+    path = artifact_path(out, NAIVE, "onnx", "fp32")
+    proto = onnx.load(str(path))
+    assert not any(t.data_location == onnx.TensorProto.EXTERNAL for t in proto.graph.initializer)
+    assert sorted(p.name for p in out.iterdir() if p.suffix == ".data") == []
+    assert len(proto.graph.node) < 1500  # slimmed (about 1,100 for Lite-HRNet-18)
+
+
+def test_dynamic_batch_and_reuse(tmp_path):
+    model = seeded_model(NAIVE, seed=1)
+    report = export_model(NAIVE, "onnx", "fp32", out_dir=tmp_path, model=model, dynamic_batch=True)
+    from lite_hrnet.runtimes import load
+
+    backend = load(report.artifacts[0].path)
+    x = np.random.RandomState(1).randn(3, 3, 256, 192).astype(np.float32)
+    with torch.no_grad():
+        np.testing.assert_allclose(backend(x), model(torch.from_numpy(x)).numpy(), rtol=1e-3, atol=1e-3)
+    assert md.read_metadata(report.artifacts[0].path)["batch"] == "dynamic"
+    again = export_model(NAIVE, "onnx", "fp32", out_dir=tmp_path, model=model, dynamic_batch=True, reuse=True)
+    assert again.artifacts[0].status == "cached"
+
+
+def test_failed_check_leaves_nothing_behind(tmp_path, monkeypatch):
+    from lite_hrnet.export import verify
+
+    real = verify.compare
+
+    def broken(heatmaps, reference, precision, stride=4):
+        return real(heatmaps * 0 + 1, reference, precision, stride)
+
+    monkeypatch.setattr(verify, "compare", broken)
+    with pytest.raises(ExportCheckError, match=r"relative error") as info:
+        export_model(NAIVE, "onnx", "fp32", out_dir=tmp_path, model=seeded_model(NAIVE))
+    assert info.value.report.artifacts[0].status == "failed"
+    assert list(tmp_path.iterdir()) == []  # neither the artifact nor the staging folder
+
+
+def test_interrupted_export_leaves_nothing_behind(tmp_path, monkeypatch):
+    from lite_hrnet.export import formats
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(formats, "onnx_to_openvino", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        export_model(NAIVE, "onnx,openvino", "fp32", out_dir=tmp_path, model=seeded_model(NAIVE))
+    # The ONNX finished before the interruption and was published; nothing else is there.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{NAIVE}.onnx"]
+
+
+def test_missing_extra_names_the_install_command(tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnx2tf" else real(name, *a))
+    with pytest.raises(ImportError, match=r"onnx2tf.*pip install 'lite-hrnet\[export\]'"):
+        export_model(NAIVE, "tflite", "fp32", out_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["export", NAIVE, "--formats", "onnx,coreml"], "unknown format coreml"),
+        (["export", NAIVE, "--precision", "int4"], "unknown precision int4"),
+        (["export", "litehrnet_99"], "known models"),
+        (["export", NAIVE, "--calib", "/nonexistent/calib"], "/nonexistent/calib"),
+    ],
+)
+def test_cli_bad_input_is_one_line(args, needle, tmp_path):
+    out = cli(*args, "--out", str(tmp_path / "out"))
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert needle in out.stderr
+
+
+def test_cli_unwritable_output_and_foreign_checkpoint(tmp_path):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a folder")
+    out = cli("export", NAIVE, "--out", str(blocker / "sub"))
+    assert out.returncode == 2 and "cannot write" in out.stderr and "Traceback" not in out.stderr
+    ckpt = tmp_path / "lh18.pth"
+    torch.save({"state_dict": lite_hrnet.create_model("litehrnet_18_coco_256x192").state_dict()}, ckpt)
+    out = cli("export", NAIVE, "--weights", str(ckpt), "--out", str(tmp_path / "o"))
+    assert out.returncode == 2 and "does not fit" in out.stderr and str(ckpt) in out.stderr
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_cli_export_json_report(tmp_path):
+    weights = tmp_path / "naive.pth"
+    torch.save({"state_dict": seeded_model(NAIVE, seed=2).state_dict()}, weights)
+    out = cli("export", NAIVE, "--weights", str(weights), "--formats", "onnx", "--out", str(tmp_path / "o"), "--json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["ok"] and report["artifacts"][0]["rel_error"] <= 1e-4
+    from lite_hrnet.models.checkpoint import file_sha256
+
+    assert report["checkpoint_sha256"] == file_sha256(weights)
