@@ -239,9 +239,11 @@ def export_model(
     todo = [(f, p) for f in formats for p in precisions]
     need_calib = any(p == "int8" for _, p in todo) or "tflite" in formats
     calib_batch = calibration_batch(calib, spec.input_size, spec.mean, spec.std, count=calib_count, seed=0) if need_calib else None
-    check_batch = calibration_batch(None if calib is None else calib, spec.input_size, spec.mean, spec.std, count=verify_count, seed=1)
-    with torch.no_grad():
-        reference = model(torch.from_numpy(check_batch)).numpy()
+    check_batch = reference = None
+    if verified:
+        check_batch = calibration_batch(calib, spec.input_size, spec.mean, spec.std, count=verify_count, seed=1)
+        with torch.no_grad():
+            reference = model(torch.from_numpy(check_batch)).numpy()
 
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
     failures: List[str] = []

@@ -110,7 +110,13 @@ def onnx_to_fp16(src: Path, path: Path, meta: Dict) -> Path:
 
 
 def onnx_to_int8(src: Path, path: Path, calib: np.ndarray, meta: Dict) -> Path:
-    """ONNX Runtime static QDQ quantization (int8 activations and per-channel int8 weights)."""
+    """ONNX Runtime static QDQ quantization: uint8 activations, per-channel int8 weights.
+
+    Unsigned activations (the U8S8 scheme ONNX Runtime's x86 kernels are built
+    for) let every convolution fuse with its Q/DQ pair; with signed activations
+    about 120 of the 301 convolutions of Lite-HRNet-18 stayed unfused, with
+    ~1,400 standalone (de)quantize nodes, and ran about 1.7x slower.
+    """
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
@@ -125,7 +131,7 @@ def onnx_to_int8(src: Path, path: Path, calib: np.ndarray, meta: Dict) -> Path:
     with _quiet():
         quantize_static(
             str(src), str(staged), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
         )
     proto = onnx.load(str(staged))
     staged.unlink()
