@@ -23,8 +23,16 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 
 venv: $(VENV)/.installed-dev
 
+# The main job: the official Lite-HRNet-18, then the trained demo model exported to every
+# format and precision (each file checked against PyTorch) and benchmarked on this CPU.
+DEMO_MODEL := litehrnet_18_coco_128x96
 demo: $(VENV)/.installed-all
 	$(BIN)/lite-hrnet info litehrnet_18_coco_256x192
+	$(BIN)/lite-hrnet export $(DEMO_MODEL) --weights synthetic --formats onnx,openvino,tflite \
+		--precision fp32,fp16,int8 --out exports --reuse
+	$(BIN)/lite-hrnet benchmark $(DEMO_MODEL) --weights synthetic --formats torch,onnx,openvino,tflite \
+		--precision fp32,fp16,int8 --threads 1 --runs 50 --exports exports \
+		--json exports/benchmark.json --plot exports/benchmark.png
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q
