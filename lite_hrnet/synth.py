@@ -33,6 +33,7 @@ from typing import Callable, Dict, List, Optional, Tuple, Union
 import cv2
 import numpy as np
 
+from .pipeline import box_to_center_scale, crop_matrix
 from .specs import COCO_JOINTS
 
 NUM_JOINTS = 17
@@ -572,16 +573,9 @@ def synthetic_person_crops(
         if not anns:
             continue
         x, y, w, h = anns[0]["bbox"]
-        cx, cy = x + w / 2, y + h / 2
-        aspect = iw / ih
-        if w > aspect * h:
-            h = w / aspect
-        else:
-            w = h * aspect
-        w, h = w * padding, h * padding
-        # Affine from the box to the crop, pixel centres mapped as in the pipeline (corner-aligned).
-        sx, sy = iw / w, ih / h
-        m = np.array([[sx, 0, iw / 2 - cx * sx], [0, sy, ih / 2 - cy * sy]], np.float32)
+        # The pipeline's own box -> crop affine, so calibration crops look like inference crops.
+        centers, scales = box_to_center_scale(np.array([[x, y, x + w, y + h]]), iw / ih, padding)
+        m = crop_matrix(centers[0], scales[0], input_size).astype(np.float32)
         crop = cv2.warpAffine(img, m, (iw, ih), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
         kp = anns[0]["keypoints"].copy()
         labelled = kp[:, 2] > 0

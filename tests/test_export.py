@@ -28,29 +28,10 @@ NAIVE = "naive_litehrnet_18_coco_256x192"
 
 
 def seeded_model(name: str, seed: int = 0):
-    """A model with non-trivial seeded weights and batch-norm statistics (outputs of order 1)."""
-    torch.manual_seed(seed)
-    model = lite_hrnet.create_model(name)
-    for m in model.modules():
-        if isinstance(m, torch.nn.Conv2d):
-            fan_in = m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1]
-            torch.nn.init.normal_(m.weight, std=(2.0 / fan_in) ** 0.5)
-        elif isinstance(m, torch.nn.BatchNorm2d):
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.2, 0.2)
-    # Calibrate batch-norm statistics on synthetic people so activations stay of order 1.
-    from lite_hrnet.export.calibration import calibration_batch
+    """Seeded random weights with batch norm calibrated on synthetic people (outputs of order 1)."""
+    from lite_hrnet.models import calibrated_random_model
 
-    spec = model.spec
-    x = torch.from_numpy(calibration_batch(None, spec.input_size, spec.mean, spec.std, count=8, seed=5))
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.reset_running_stats()
-            m.momentum = None
-    model.train()
-    with torch.no_grad():
-        model(x)
-    return model.eval()
+    return calibrated_random_model(name, seed=seed, calib_count=8)
 
 
 @pytest.fixture(scope="module")

@@ -141,50 +141,14 @@ def resolve_model(model: Union[str, os.PathLike], weights: Optional[Union[str, o
     return text, None  # pragma: no cover - get_model_spec raised
 
 
-def random_weights(name: str, seed: int = 0):
-    """A model with seeded random weights whose activations are of order 1, like a trained network's.
-
-    The official init (N(0, 0.001) convolutions) gives heatmaps of order 1e-18:
-    keypoint agreement then compares ties, and int8 calibration sees nothing.
-    He-normal convolutions, random batch-norm affines and batch-norm statistics
-    measured on synthetic people give realistic activation ranges; the speed is
-    that of any weights. Not a trained model: the accuracy columns then measure
-    how faithfully each runtime computes this network, not pose accuracy.
-    """
-    import torch
-
-    from ..export.calibration import calibration_batch
-    from ..models import create_model
-
-    spec = get_model_spec(name)
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        model = create_model(name)
-        for m in model.modules():
-            if isinstance(m, torch.nn.Conv2d):
-                fan_in = m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1]
-                torch.nn.init.normal_(m.weight, std=(2.0 / fan_in) ** 0.5)
-            elif isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.data.uniform_(0.5, 1.5)
-                m.bias.data.uniform_(-0.2, 0.2)
-    x = torch.from_numpy(calibration_batch(None, spec.input_size, spec.mean, spec.std, count=4, seed=5))
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.reset_running_stats()
-            m.momentum = None  # a cumulative average over the one calibration batch
-    model.train()
-    with torch.no_grad():
-        model(x)
-    return model.eval()
-
-
 def _build_reference(name: str, weights: Optional[str], exports: Path, say: Callable[[str], None]):
     """The fp32 PyTorch model, the checkpoint file its rows load, and its MAC count."""
     try:
         import torch
+
+        from ..models import calibrated_random_model, create_model, resolve_weights
     except ImportError:
         raise ImportError("benchmark needs torch for the reference model and the exports: pip install 'lite-hrnet[export]'") from None
-    from ..models import create_model, resolve_weights
 
     spec = get_model_spec(name)
     if weights is not None:
@@ -196,7 +160,7 @@ def _build_reference(name: str, weights: Optional[str], exports: Path, say: Call
         if not checkpoint.is_file():
             exports.mkdir(parents=True, exist_ok=True)
             tmp = checkpoint.with_suffix(".tmp")
-            torch.save({"state_dict": random_weights(name).state_dict(),
+            torch.save({"state_dict": calibrated_random_model(name).state_dict(),
                         "meta": {"model_name": name, "weights": RANDOM_WEIGHTS}}, tmp)
             os.replace(tmp, checkpoint)
         say(f"model: {name} with {RANDOM_WEIGHTS} ({checkpoint}); pass --weights for a trained one")

@@ -170,6 +170,8 @@ def onnx_to_tflite(src: Path, out: Dict[str, Path], calib: Optional[np.ndarray],
     it downloads sample images on every conversion), the ONNX is already slimmed
     (it would shell out to ``onnxsim``), and signature defs are requested.
     """
+    # TensorFlow's C++ start-up logs go straight to the terminal, past any Python redirection.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import onnx2tf
 
     # Absolute paths: the conversion runs in its own working directory (see below).

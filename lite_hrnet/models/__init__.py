@@ -74,7 +74,43 @@ def create_model(
     return model.eval()
 
 
+def calibrated_random_model(name: str, seed: int = 0, calib_count: int = 4):
+    """A model with seeded random weights whose activations are of order 1, like a trained network's.
+
+    The official init (N(0, 0.001) convolutions) gives heatmaps of order 1e-18:
+    keypoint agreement then compares ties, and int8 calibration sees nothing.
+    He-normal convolutions, random batch-norm affines and batch-norm statistics
+    measured on synthetic people give realistic activation ranges; the speed is
+    that of any weights. Not a trained model: the accuracy columns then measure
+    how faithfully each runtime computes this network, not pose accuracy.
+    """
+    import torch
+
+    from ..export.calibration import calibration_batch
+
+    spec = get_model_spec(name)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = create_model(name)
+        for m in model.modules():
+            if isinstance(m, torch.nn.Conv2d):
+                fan_in = m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1]
+                torch.nn.init.normal_(m.weight, std=(2.0 / fan_in) ** 0.5)
+            elif isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.data.uniform_(0.5, 1.5)
+                m.bias.data.uniform_(-0.2, 0.2)
+    x = torch.from_numpy(calibration_batch(None, spec.input_size, spec.mean, spec.std, count=calib_count, seed=5))
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None  # a cumulative average over the one calibration batch
+    model.train()
+    with torch.no_grad():
+        model(x)
+    return model.eval()
+
+
 __all__ = [
-    "CheckpointError", "LiteHRNet", "LiteHRNetPose", "check_input_shape", "create_model",
+    "CheckpointError", "calibrated_random_model", "LiteHRNet", "LiteHRNetPose", "check_input_shape", "create_model",
     "get_model_spec", "list_models", "resolve_weights",
 ]

@@ -1,0 +1,150 @@
+"""Parity of every export against PyTorch, for each model, format and precision.
+
+Usage:  python benchmarks/export/parity_table.py [--models a,b] [--out benchmarks/export]
+
+Writes parity.json and parity.md beside this script. fp16 and int8 are judged
+on the trained synthetic demo model: with random weights Lite-HRNet amplifies
+rounding noise about 20x, so for the other models (seeded weights with batch
+norm calibrated on synthetic people) those rows are reported, not judged.
+Also loads every TFLite file in tflite-runtime 2.14 (numpy < 2) when a venv
+with it is given (--tflite-runtime-python), as older Raspberry Pi images have.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+
+DEFAULT_MODELS = [
+    "litehrnet_18_coco_256x192@synthetic",
+    "litehrnet_18_coco_256x192",
+    "litehrnet_30_coco_256x192",
+    "naive_litehrnet_18_coco_256x192",
+    "wider_naive_litehrnet_18_coco_256x192",
+]
+
+TFLITE_RUNTIME_CHECK = r'''
+import json, sys, numpy as np, tflite_runtime, tflite_runtime.interpreter as tfl
+out = {"tflite_runtime": tflite_runtime.__version__, "numpy": np.__version__, "files": {}}
+x = np.load(sys.argv[1])
+for path in sys.argv[2:]:
+    try:
+        it = tfl.Interpreter(model_path=path, num_threads=1)
+        it.allocate_tensors()
+        i, o = it.get_input_details()[0], it.get_output_details()[0]
+        it.set_tensor(i["index"], x)
+        it.invoke()
+        y, ref = it.get_tensor(o["index"]), np.load(path + ".litert.npy")
+        out["files"][path] = {"status": "ok", "rel_diff_vs_litert": float(np.linalg.norm(y - ref) / np.linalg.norm(ref))}
+    except Exception as e:
+        out["files"][path] = {"status": "failed", "reason": str(e).splitlines()[0][:200]}
+print(json.dumps(out))
+'''
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=",".join(DEFAULT_MODELS), help="NAME or NAME@WEIGHTS, comma-separated")
+    parser.add_argument("--out", default=str(HERE))
+    parser.add_argument("--tflite-runtime-python", default=None, help="python of a numpy<2 venv with tflite-runtime 2.14")
+    args = parser.parse_args()
+
+    import lite_hrnet
+    from lite_hrnet.export import export_model
+    from lite_hrnet.export.calibration import calibration_batch
+    from lite_hrnet.models import calibrated_random_model
+    from lite_hrnet.runtimes import load
+
+    rows, tflite_files = [], []
+    work = Path(tempfile.mkdtemp(prefix="parity-"))
+    for entry in args.models.split(","):
+        name, _, weights = entry.partition("@")
+        trained = bool(weights)
+        model = lite_hrnet.create_model(name, weights=weights) if trained else calibrated_random_model(name, calib_count=8)
+        start = time.perf_counter()
+        try:
+            report = export_model(name, "onnx,openvino,tflite", "fp32,fp16,int8", out_dir=work / entry.replace("@", "_"),
+                                  model=model, verify=True if trained else ["fp32"], calib_count=32)
+        except Exception as e:  # a failed check still has a report with every row
+            report = getattr(e, "report", None)
+            if report is None:
+                raise
+        if not trained:  # numbers for the lossy rows, reported but not judged
+            from lite_hrnet.export.verify import compare
+            import torch
+
+            x = calibration_batch(None, model.spec.input_size, model.spec.mean, model.spec.std, count=4, seed=1)
+            with torch.no_grad():
+                ref = model(torch.from_numpy(x)).numpy()
+            for a in report.artifacts:
+                if a.rel_error is None and a.status == "ok":
+                    p = compare(load(a.path)(x), ref, a.precision)
+                    a.rel_error, a.agreement, a.mean_displacement_px = p.rel_error, p.agreement, p.mean_displacement_px
+                    a.check = "not judged (random weights)"
+        for a in report.artifacts:
+            rows.append(dict(model=name, weights=weights or "seeded random", format=a.format, precision=a.precision,
+                             status=a.status, runtime_precision=a.runtime_precision, size_mb=round(a.size_bytes / 1e6, 2),
+                             export_s=round(a.seconds, 1), rel_error=a.rel_error, kp_agreement=a.agreement,
+                             mean_shift_px=a.mean_displacement_px, check=a.check, message=a.message))
+            if a.format == "tflite" and a.status == "ok":
+                tflite_files.append(a.path)
+        print(f"{entry}: {time.perf_counter() - start:.0f}s", flush=True)
+
+    compat = None
+    if args.tflite_runtime_python and tflite_files:
+        x = calibration_batch(None, (256, 192), (123.675, 116.28, 103.53), (58.395, 57.12, 57.375), count=1, seed=3)
+        x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+        np.save(work / "x.npy", x_nhwc)
+        for path in tflite_files:
+            np.save(path + ".litert.npy", load(path)(x).transpose(0, 2, 3, 1))
+        result = subprocess.run([args.tflite_runtime_python, "-c", TFLITE_RUNTIME_CHECK, str(work / "x.npy"), *tflite_files],
+                                capture_output=True, text=True)
+        compat = json.loads(result.stdout) if result.returncode == 0 else {"error": result.stderr.strip().splitlines()[-1]}
+
+    import ai_edge_litert
+    import onnxruntime
+    import openvino
+    import torch
+
+    out = {
+        "machine": {"cpu": _cpu_model(), "cores": __import__("os").cpu_count(), "python": platform.python_version()},
+        "versions": {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
+                     "openvino": openvino.__version__, "ai_edge_litert": getattr(ai_edge_litert, "__version__", "2.3")},
+        "rows": rows,
+        "tflite_runtime_compat": compat,
+    }
+    out_dir = Path(args.out)
+    (out_dir / "parity.json").write_text(json.dumps(out, indent=1))
+    lines = ["| model | weights | format | precision | status | ran | size MB | rel. L2 error | kp agreement | mean shift px | check |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
+        lines.append(f"| {r['model']} | {r['weights']} | {r['format']} | {r['precision']} | {r['status']} | {r['runtime_precision'] or '-'} | "
+                     f"{r['size_mb']} | {fmt(r['rel_error'], '.2e')} | {fmt(r['kp_agreement'], '.0%')} | {fmt(r['mean_shift_px'], '.2f')} | {r['check'] or '-'} |")
+    (out_dir / "parity.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
