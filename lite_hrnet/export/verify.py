@@ -5,10 +5,14 @@ The tolerances are those the toolkit promises:
 - fp32: relative L2 error of the heatmaps <= 1e-4;
 - fp16: <= 5e-3;
 - int8: lossy by design, so judged by keypoints: the share of joints whose
-  decoded location lies within 0.5 heatmap pixel of the fp32 model's ("PCK
-  agreement") and the mean displacement in input-crop pixels. The export fails
-  when agreement drops below ``INT8_MIN_AGREEMENT``: that is a broken model
-  (dead or saturated activations), not a merely lossy one.
+  decoded location lies within 0.5 heatmap pixel of PyTorch's ("PCK
+  agreement") and the mean displacement. The export fails when agreement drops
+  below ``INT8_MIN_AGREEMENT`` or the mean shift exceeds
+  ``INT8_MAX_MEAN_SHIFT_HM_PX`` heatmap pixels: a broken model (dead or
+  saturated activations), not a merely lossy one. Measured: broken int8 files
+  (calibrated on the wrong data) agree on 0-1% of joints and move them by
+  80-100 input pixels; sound ones on the weakly trained 128x96 demo model agree
+  on 37-74% and move them by 2.6-5 pixels (1.2 heatmap pixels at most).
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from typing import Optional, Tuple
 import numpy as np
 
 REL_ERROR_LIMITS = {"fp32": 1e-4, "fp16": 5e-3}
-INT8_MIN_AGREEMENT = 0.5
+INT8_MIN_AGREEMENT = 0.2
+INT8_MAX_MEAN_SHIFT_HM_PX = 4.0
 AGREEMENT_RADIUS_HM_PX = 0.5
 
 
@@ -53,7 +58,8 @@ def compare(heatmaps: np.ndarray, reference: np.ndarray, precision: str, stride:
         limit = REL_ERROR_LIMITS[precision]
         passed, rule = rel <= limit, f"relative error <= {limit:g}"
     else:
-        passed, rule = agreement >= INT8_MIN_AGREEMENT, f"keypoint agreement >= {INT8_MIN_AGREEMENT:.0%}"
+        passed = agreement >= INT8_MIN_AGREEMENT and d.mean() <= INT8_MAX_MEAN_SHIFT_HM_PX
+        rule = f"keypoint agreement >= {INT8_MIN_AGREEMENT:.0%} and mean shift <= {INT8_MAX_MEAN_SHIFT_HM_PX * stride:g}px"
     return Parity(rel, float(d.mean() * stride), float(d.max() * stride), agreement, bool(passed), rule)
 
 
