@@ -44,7 +44,7 @@ def main() -> int:
 
     weights = resolve_weights("synthetic", __import__("lite_hrnet").get_model_spec(MODEL))
     report = export_model(MODEL, "onnx,openvino,tflite", "fp32,fp16,int8", out_dir=args.exports, weights="synthetic", reuse=True)
-    rows = [{"model": "PyTorch (checkpoint)", "format": "torch", "precision": "fp32",
+    rows = [{"model": f"PyTorch ({weights.name})", "format": "torch", "precision": "fp32",
              **evaluate(str(weights), data, args.threads, ("--model-name", MODEL))}]
     for a in report.artifacts:
         rows.append({"model": Path(a.path).name, "format": a.format, "precision": a.precision,
