@@ -27,9 +27,9 @@ HERE = Path(__file__).resolve().parent
 
 DEFAULT_MODELS = [
     "litehrnet_18_coco_128x96@synthetic",
+    "naive_litehrnet_18_coco_256x192",
     "litehrnet_18_coco_256x192",
     "litehrnet_30_coco_256x192",
-    "naive_litehrnet_18_coco_256x192",
     "wider_naive_litehrnet_18_coco_256x192",
 ]
 
@@ -74,7 +74,7 @@ def main() -> int:
         start = time.perf_counter()
         try:
             report = export_model(name, "onnx,openvino,tflite", "fp32,fp16,int8", out_dir=work / entry.replace("@", "_"),
-                                  model=model, verify=True if trained else ["fp32"], calib_count=16)
+                                  model=model, verify=True if trained else ["fp32"], calib_count=8)
         except Exception as e:  # a failed check still has a report with every row
             report = getattr(e, "report", None)
             if report is None:
@@ -99,6 +99,7 @@ def main() -> int:
             if a.format == "tflite" and a.status == "ok":
                 tflite_files.append(a.path)
         print(f"{entry}: {time.perf_counter() - start:.0f}s", flush=True)
+        write_tables(Path(args.out), rows, None)  # partial results survive an interrupted run
 
     compat = None
     if args.tflite_runtime_python and tflite_files:
@@ -112,6 +113,11 @@ def main() -> int:
                                 capture_output=True, text=True)
         compat = json.loads(result.stdout) if result.returncode == 0 else {"error": result.stderr.strip().splitlines()[-1]}
 
+    write_tables(Path(args.out), rows, compat)
+    return 0
+
+
+def write_tables(out_dir: Path, rows, compat) -> None:
     import ai_edge_litert
     import onnxruntime
     import openvino
@@ -124,7 +130,6 @@ def main() -> int:
         "rows": rows,
         "tflite_runtime_compat": compat,
     }
-    out_dir = Path(args.out)
     (out_dir / "parity.json").write_text(json.dumps(out, indent=1))
     lines = ["| model | weights | format | precision | status | ran | size MB | rel. L2 error | kp agreement | mean shift px | check |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -132,9 +137,13 @@ def main() -> int:
         fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
         lines.append(f"| {r['model']} | {r['weights']} | {r['format']} | {r['precision']} | {r['status']} | {r['runtime_precision'] or '-'} | "
                      f"{r['size_mb']} | {fmt(r['rel_error'], '.2e')} | {fmt(r['kp_agreement'], '.0%')} | {fmt(r['mean_shift_px'], '.2f')} | {r['check'] or '-'} |")
+    if compat:
+        lines += ["", f"tflite-runtime {compat.get('tflite_runtime')} (numpy {compat.get('numpy')}) loading the .tflite files above:", ""]
+        for path, res in (compat.get("files") or {}).items():
+            detail = f"ok, output differs from ai-edge-litert by {res['rel_diff_vs_litert']:.1e} (rel. L2)" if res["status"] == "ok" else f"failed: {res['reason']}"
+            lines.append(f"- `{Path(path).name}`: {detail}")
     (out_dir / "parity.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    return 0
+    print("\n".join(lines), flush=True)
 
 
 def _cpu_model() -> str:
