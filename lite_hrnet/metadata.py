@@ -12,7 +12,9 @@ size (H, W), heatmap size and stride, mean/std on RGB 0-255 values, color
 order, joint names, flip pairs, skeleton, OKS sigmas) plus what the export
 adds: ``format``, ``precision`` (fp32, fp16, int8), ``layout`` (NCHW or NHWC,
 the layout of the file's own input and output), ``batch`` (an int, or
-``"dynamic"``), ``checkpoint_sha256`` and ``toolkit_version``.
+``"dynamic"``), ``checkpoint_sha256``, ``toolkit_version`` and, where the
+graph was rewritten for its runtime (see :mod:`lite_hrnet.export.rewrite`),
+``graph_rewrites``.
 """
 
 from __future__ import annotations

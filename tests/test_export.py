@@ -100,6 +100,8 @@ def test_metadata_round_trip_in_every_file(demo_export):
         assert meta["layout"] == ("NHWC" if a.format == "tflite" else "NCHW")
         assert meta["checkpoint_sha256"] == report.checkpoint_sha256 and len(report.checkpoint_sha256) == 64
         assert meta["toolkit_version"] == lite_hrnet.__version__
+        # The OpenVINO files were converted from the shuffle-free graph, and say so.
+        assert meta["graph_rewrites"] == (["channel_shuffle_as_conv"] if a.format == "openvino" else [])
 
 
 def test_naive_fp32_parity_in_every_format(naive_export):

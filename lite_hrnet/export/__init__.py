@@ -203,6 +203,7 @@ def export_model(
     from ..models import create_model
     from . import formats as fmt_writers
     from .calibration import calibration_batch
+    from .rewrite import FORMAT_REWRITES
     from .verify import compare, run_artifact
 
     if model is None:
@@ -223,6 +224,7 @@ def export_model(
             spec.metadata(), format=fmt, precision=precision, layout="NHWC" if fmt == "tflite" else "NCHW",
             batch=1 if fmt == "tflite" else batch_meta, checkpoint_sha256=checkpoint_sha, toolkit_version=__version__,
             input_name=fmt_writers.INPUT_NAME, output_name=fmt_writers.OUTPUT_NAME,
+            graph_rewrites=list(FORMAT_REWRITES.get(fmt, ())),
         )
 
     def cached(fmt: str, precision: str) -> bool:
@@ -234,7 +236,8 @@ def export_model(
         except (ValueError, OSError):
             return False
         want = meta_for(fmt, precision)
-        return all(meta.get(k) == want[k] for k in ("checkpoint_sha256", "precision", "batch", "model_name"))
+        keys = ("checkpoint_sha256", "precision", "batch", "model_name", "graph_rewrites")
+        return all(meta.get(k, []) == want[k] for k in keys)
 
     todo = [(f, p) for f in formats for p in precisions]
     need_calib = any(p == "int8" for _, p in todo) or "tflite" in formats
