@@ -39,7 +39,8 @@ from .runtimes import Backend, load
 
 __all__ = [
     "PoseEstimator", "PoseResult", "PoseTracker", "box_to_center_scale", "check_boxes", "crop_matrix",
-    "draw_poses", "heatmap_to_image", "keypoints_to_boxes", "load_image", "prepare_image", "to_coco_results",
+    "draw_poses", "heatmap_to_image", "keypoints_to_boxes", "load_image", "person_score", "prepare_image",
+    "to_coco_results",
 ]
 
 
@@ -500,6 +501,13 @@ class PoseTracker:
 # ---------------------------------------------------------------------------- output
 
 
+def person_score(keypoint_scores: np.ndarray, box_score: float, kpt_score_thr: float = 0.2) -> float:
+    """mmpose's person score for COCO evaluation: box score x mean of the K keypoint scores above ``kpt_score_thr`` (0 if none)."""
+    scores = np.asarray(keypoint_scores, np.float64)
+    confident = scores[scores > kpt_score_thr]
+    return (float(confident.mean()) if confident.size else 0.0) * float(box_score)
+
+
 def to_coco_results(
     result: PoseResult, image_id: Union[int, str], category_id: int = 1, kpt_score_thr: float = 0.2
 ) -> List[Dict[str, Any]]:
@@ -512,14 +520,12 @@ def to_coco_results(
     out: List[Dict[str, Any]] = []
     for i in range(len(result)):
         scores = result.scores[i].astype(np.float64)
-        confident = scores[scores > kpt_score_thr]
-        kpt_score = float(confident.mean()) if confident.size else 0.0
         triples = np.concatenate([result.keypoints[i].astype(np.float64), scores[:, None]], axis=1)
         entry: Dict[str, Any] = {
             "image_id": image_id,
             "category_id": int(category_id),
             "keypoints": [round(float(v), 4) for v in triples.reshape(-1)],
-            "score": kpt_score * float(result.box_scores[i]),
+            "score": person_score(scores, result.box_scores[i], kpt_score_thr),
         }
         if result.track_ids is not None:
             entry["track_id"] = int(result.track_ids[i])

@@ -444,3 +444,11 @@ def test_same_poses_from_every_runtime_litehrnet_tflite(tmp_path_factory):
     tflite = litehrnet_tflite(base)
     _same_poses({"torch": files["pth"], "onnx": files["onnx"], "openvino": files["xml"], "tflite": tflite},
                 seeded_pth=files["pth"])
+
+
+def test_person_score_is_box_score_times_mean_of_confident_keypoints():
+    from lite_hrnet.pipeline import person_score
+
+    assert person_score(np.array([0.1, 0.5, 0.9]), 0.8) == pytest.approx(0.8 * 0.7)
+    assert person_score(np.array([0.1, 0.5, 0.9]), 1.0, kpt_score_thr=0.6) == pytest.approx(0.9)
+    assert person_score(np.array([0.1, 0.2]), 0.9) == 0.0  # no keypoint above the threshold

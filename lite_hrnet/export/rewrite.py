@@ -14,8 +14,9 @@ figures and the script are in benchmarks/export/rewrites.md):
 * ``channel_shuffle_as_conv``, used for OpenVINO: its ShuffleChannels kernel
   reorders out of the blocked nChw16c layout and back, ~0.15 ms per call for
   49 calls; a 1x1 convolution with a 0/1 permutation matrix stays blocked and
-  runs on AMX. bf16 18.0 -> 13.9 ms, f32 23.1 -> 20.5 ms, and int8 as much.
-  ONNX Runtime (NCHWc fp32 convs) and XNNPACK run it slower than the shuffle.
+  runs on AMX. Minimum latency, default (bf16) 17.5 -> 13.8 ms, f32 hint
+  23.0 -> 21.4 ms, NNCF int8 21.1 -> 16.5 ms. ONNX Runtime (fp32 28.1 vs
+  23.8 ms) and XNNPACK (21.1 vs 19.0 ms) run it slower than the shuffle.
 * ``nearest_upsample_as_depth_to_space``, used by nobody yet: XNNPACK has no
   nearest-neighbour resize, so each of the 58 upsamplings splits the delegated
   graph; as Concat + DepthToSpace the fp32 TFLite file runs ~7% faster, but

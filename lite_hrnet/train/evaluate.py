@@ -117,17 +117,15 @@ def to_coco_results(
     With ``nms_threshold`` the predictions of each image go through OKS NMS
     (as for detected boxes; harmless with ground-truth boxes, which rarely overlap at OKS 0.9).
     """
+    from ..pipeline import person_score
+
     sig = np.asarray(sigmas, np.float64)
     by_image: Dict[int, List[PersonPrediction]] = {}
     for p in preds:
         by_image.setdefault(p.record.image_id, []).append(p)
     results = []
     for image_id, ps in by_image.items():
-        scores = []
-        for p in ps:
-            good = p.scores > score_threshold
-            scores.append(p.box_score * (float(p.scores[good].mean()) if good.any() else 0.0))
-        scores = np.asarray(scores)
+        scores = np.asarray([person_score(p.scores, p.box_score, score_threshold) for p in ps])
         keep = oks_nms(ps, scores, sig, nms_threshold) if nms_threshold is not None else range(len(ps))
         for i in keep:
             p = ps[i]
