@@ -204,7 +204,7 @@ def export_model(
     from . import formats as fmt_writers
     from .calibration import calibration_batch
     from .rewrite import FORMAT_REWRITES
-    from .verify import compare, run_artifact
+    from .verify import compare, pytorch_float32_noise, run_artifact
 
     if model is None:
         model = create_model(name, weights=weights)
@@ -242,11 +242,12 @@ def export_model(
     todo = [(f, p) for f in formats for p in precisions]
     need_calib = any(p == "int8" for _, p in todo) or "tflite" in formats
     calib_batch = calibration_batch(calib, spec.input_size, spec.mean, spec.std, count=calib_count, seed=0) if need_calib else None
-    check_batch = reference = None
+    check_batch = reference = noise = None
     if verified:
         check_batch = calibration_batch(calib, spec.input_size, spec.mean, spec.std, count=verify_count, seed=1)
         with torch.no_grad():
             reference = model(torch.from_numpy(check_batch)).numpy()
+        noise = pytorch_float32_noise(model, check_batch, reference) if "fp32" in verified else None
 
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
     failures: List[str] = []
@@ -299,7 +300,7 @@ def export_model(
                 if precision in verified:
                     say(f"{fmt} {precision}: checking against PyTorch")
                     heatmaps, ran = run_artifact(fmt, staged, check_batch)
-                    parity = compare(heatmaps, reference, precision, spec.heatmap_stride)
+                    parity = compare(heatmaps, reference, precision, spec.heatmap_stride, float32_noise=noise)
                     artifact.runtime_precision = ran
                     artifact.rel_error, artifact.agreement = parity.rel_error, parity.agreement
                     artifact.mean_displacement_px, artifact.max_displacement_px = parity.mean_displacement_px, parity.max_displacement_px
