@@ -64,6 +64,17 @@ def get_max_preds(heatmaps: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     return coords, maxvals
 
 
+def _refinable(coords: np.ndarray, x_below: int, y_below: int):
+    """A float32 copy of the N x K x 2 ``coords`` and the (n, k, x, y) index arrays of those with
+    ``1 < x < x_below`` and ``1 < y < y_below``: the arg-maxes far enough from the border to refine."""
+    out = np.array(coords, dtype=np.float32, copy=True)
+    px = out[..., 0].astype(np.int64)
+    py = out[..., 1].astype(np.int64)
+    ok = (px > 1) & (px < x_below) & (py > 1) & (py < y_below)
+    ni, ki = np.nonzero(ok)
+    return out, (ni, ki, px[ok], py[ok])
+
+
 def refine_default(heatmaps: np.ndarray, coords: np.ndarray) -> np.ndarray:
     """Move each arg-max a quarter pixel toward the higher neighbour (mmpose 'default').
 
@@ -80,14 +91,9 @@ def refine_default(heatmaps: np.ndarray, coords: np.ndarray) -> np.ndarray:
     """
     heatmaps = _check_heatmaps(heatmaps)
     n, k, h, w = heatmaps.shape
-    out = np.array(coords, dtype=np.float32, copy=True)
-    px = out[..., 0].astype(np.int64)
-    py = out[..., 1].astype(np.int64)
-    ok = (px > 1) & (px < w - 1) & (py > 1) & (py < h - 1)
-    if not ok.any():
+    out, (ni, ki, x, y) = _refinable(coords, x_below=w - 1, y_below=h - 1)
+    if not len(ni):
         return out
-    ni, ki = np.nonzero(ok)
-    x, y = px[ok], py[ok]
     hm = heatmaps.astype(np.float32, copy=False)
     dx = hm[ni, ki, y, x + 1] - hm[ni, ki, y, x - 1]
     dy = hm[ni, ki, y + 1, x] - hm[ni, ki, y - 1, x]
@@ -147,15 +153,10 @@ def refine_dark(heatmaps: np.ndarray, coords: np.ndarray, kernel: int = 11) -> n
     """
     heatmaps = _check_heatmaps(heatmaps)
     n, k, h, w = heatmaps.shape
-    out = np.array(coords, dtype=np.float32, copy=True)
-    px = out[..., 0].astype(np.int64)
-    py = out[..., 1].astype(np.int64)
-    ok = (px > 1) & (px < w - 2) & (py > 1) & (py < h - 2)
-    if not ok.any():
+    out, (ni, ki, x, y) = _refinable(coords, x_below=w - 2, y_below=h - 2)
+    if not len(ni):
         return out
     logs = np.log(np.maximum(gaussian_blur_heatmaps(heatmaps, kernel), 1e-10))
-    ni, ki = np.nonzero(ok)
-    x, y = px[ok], py[ok]
 
     def at(dx: int, dy: int) -> np.ndarray:
         return logs[ni, ki, y + dy, x + dx].astype(np.float64)
