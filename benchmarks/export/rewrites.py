@@ -70,6 +70,95 @@ def tflite_runner(path: Path, x_nhwc: np.ndarray) -> Callable[[], object]:
     return run
 
 
+def fully_delegable_for_xnnpack(model) -> int:
+    """Experiment only (not shipped): make every op of the int8 graph one XNNPACK delegates.
+
+    XNNPACK's delegate runs AVERAGE_POOL_2D in float only and has no nearest
+    resize, so int8 files fall back to TFLite kernels there. Here each average
+    pool (kernel = stride = k) becomes a k x k stride-k depthwise conv with
+    weights 1/k^2, and each nearest upsample by b a 1x1 conv that repeats the
+    channels b^2 times (0/1 weights) followed by DepthToSpace(b); the Concat
+    form of :func:`nearest_upsample_as_depth_to_space` does not survive the
+    int8 converter. Returns the number of nodes replaced.
+    """
+    from onnx import helper, numpy_helper
+
+    from lite_hrnet.export.rewrite import _attribute, _nearest_power_of_two_steps, _shapes
+
+    graph = model.graph
+    shapes = _shapes(model)
+    constants = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    nodes, replaced = [], 0
+    for node in graph.node:
+        channels = (shapes.get(node.input[0]) or [None, None])[1]
+        steps = _nearest_power_of_two_steps(node, constants) if node.op_type == "Resize" else 0
+        kernel = list(_attribute(node, "kernel_shape", [])) if node.op_type == "AveragePool" else []
+        if channels and kernel and list(_attribute(node, "strides", [1, 1])) == kernel and not any(_attribute(node, "pads", [0])):
+            weight = np.full((channels, 1, *kernel), 1.0 / (kernel[0] * kernel[1]), np.float32)
+            graph.initializer.append(numpy_helper.from_array(weight, node.output[0] + "_pool_weight"))
+            nodes.append(helper.make_node("Conv", [node.input[0], node.output[0] + "_pool_weight"], [node.output[0]],
+                                          group=channels, kernel_shape=kernel, strides=kernel))
+        elif channels and steps:
+            block = 2 ** steps
+            weight = np.zeros((block * block * channels, channels, 1, 1), np.float32)
+            for r in range(block * block):
+                weight[r * channels + np.arange(channels), np.arange(channels), 0, 0] = 1.0
+            graph.initializer.append(numpy_helper.from_array(weight, node.output[0] + "_repeat_weight"))
+            nodes.append(helper.make_node("Conv", [node.input[0], node.output[0] + "_repeat_weight"],
+                                          [node.output[0] + "_repeated"], kernel_shape=[1, 1]))
+            nodes.append(helper.make_node("DepthToSpace", [node.output[0] + "_repeated"], [node.output[0]],
+                                          blocksize=block, mode="DCR"))
+        else:
+            nodes.append(node)
+            continue
+        replaced += 1
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return replaced
+
+
+def depthwise_padded_to_16(model) -> int:
+    """Experiment only (not shipped): widen depthwise convs to a multiple of 16 channels for ONNX Runtime int8.
+
+    MLAS's fast symmetric int8 depthwise kernel (x86) takes group counts that
+    are multiples of 16; LH-18's 20- and 40-channel depthwise convs get the
+    generic kernel. Here each such conv gets zero channels padded in (Pad),
+    zero filters, and a Slice back. Returns the number of convs widened.
+    """
+    from onnx import helper, numpy_helper
+
+    from lite_hrnet.export.rewrite import _attribute
+
+    graph = model.graph
+    weights = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    nodes, replaced = [], 0
+    for node in graph.node:
+        groups = _attribute(node, "group", 1)
+        if node.op_type != "Conv" or groups == 1 or groups % 16 == 0 or node.input[1] not in weights:
+            nodes.append(node)
+            continue
+        weight = weights[node.input[1]]
+        extra = (groups + 15) // 16 * 16 - groups
+        out = node.output[0]
+        padded_inputs = [out + "_in16", out + "_w16"]
+        graph.initializer.append(numpy_helper.from_array(np.concatenate([weight, np.zeros((extra, *weight.shape[1:]), weight.dtype)]), out + "_w16"))
+        if len(node.input) > 2 and node.input[2]:
+            bias = weights[node.input[2]]
+            graph.initializer.append(numpy_helper.from_array(np.concatenate([bias, np.zeros(extra, bias.dtype)]), out + "_b16"))
+            padded_inputs.append(out + "_b16")
+        for name, value in ((out + "_pads", [0, 0, 0, 0, 0, extra, 0, 0]), (out + "_start", [0]), (out + "_end", [groups]), (out + "_axis", [1])):
+            graph.initializer.append(numpy_helper.from_array(np.array(value, np.int64), name))
+        attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        attributes["group"] = groups + extra
+        nodes.append(helper.make_node("Pad", [node.input[0], out + "_pads"], [out + "_in16"], mode="constant"))
+        nodes.append(helper.make_node("Conv", padded_inputs, [out + "_16"], **attributes))
+        nodes.append(helper.make_node("Slice", [out + "_16", out + "_start", out + "_end", out + "_axis"], [out]))
+        replaced += 1
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return replaced
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     import onnx
@@ -94,7 +183,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     plain = formats.export_onnx(calibrated_random_model(args.model, seed=0, calib_count=8), spec.input_size,
                                 work / "plain.onnx", dynamic_batch=False, meta={})
     variants = {"plain": plain}
-    for name, rewrite in (("shuffle_as_conv", channel_shuffle_as_conv), ("upsample_as_depth_to_space", nearest_upsample_as_depth_to_space)):
+    rewrites = (("shuffle_as_conv", channel_shuffle_as_conv), ("upsample_as_depth_to_space", nearest_upsample_as_depth_to_space),
+                ("pool_and_upsample_as_convs", fully_delegable_for_xnnpack), ("depthwise_padded_to_16", depthwise_padded_to_16))
+    for name, rewrite in rewrites:
         proto = onnx.load(str(plain))
         count = rewrite(proto)
         variants[name] = work / f"{name}.onnx"
@@ -103,12 +194,14 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     cases: Dict[str, Callable[[], object]] = {}
     failures: Dict[str, str] = {}
-    for variant in ("plain", "shuffle_as_conv"):
+    for variant in ("plain", "shuffle_as_conv", "depthwise_padded_to_16"):
         src = variants[variant]
         say(f"onnxruntime {variant}: fp32 + QDQ int8")
         int8 = formats.onnx_to_int8(src, work / f"{variant}_int8.onnx", calib, {})
         cases[f"onnxruntime | {variant} | fp32"] = ort_runner(src, x)
         cases[f"onnxruntime | {variant} | int8 (QDQ, u8 activations)"] = ort_runner(int8, x)
+        if variant == "depthwise_padded_to_16":
+            continue
         model = ov.convert_model(str(src))
         cases[f"openvino | {variant} | fp32 file, default hint (bf16 here)"] = ov_runner(model, x, None)
         cases[f"openvino | {variant} | fp32 file, f32 hint"] = ov_runner(model, x, "f32")
@@ -119,7 +212,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             cases[f"openvino | {variant} | int8 {preset}, default hint"] = ov_runner(quantized, x, None)
             cases[f"openvino | {variant} | int8 {preset}, f32 hint"] = ov_runner(quantized, x, "f32")
     if args.tflite:
-        for variant in ("plain", "shuffle_as_conv", "upsample_as_depth_to_space"):
+        for variant in ("plain", "shuffle_as_conv", "upsample_as_depth_to_space", "pool_and_upsample_as_convs"):
             say(f"tflite {variant}: onnx2tf fp32 + int8")
             out = {p: work / f"{variant}_{p}.tflite" for p in ("fp32", "int8")}
             try:

@@ -147,11 +147,12 @@ def onnx_to_openvino(src: Path, xml: Path, precision: str, calib: Optional[np.nd
 
     int8 uses NNCF's PERFORMANCE preset (symmetric activations; unsigned where
     the calibration data is non-negative): with the MIXED preset's asymmetric
-    activations LH-18 ran ~20% slower (benchmarks/export/rewrites.md).
+    activations LH-18 ran 19% slower (28.9 vs 24.2 ms, benchmarks/export/rewrites.md),
+    for 0.012 AP more on the demo model (benchmarks/training/export_accuracy.md).
 
     The channel shuffles become 1x1 permutation convolutions first
     (:func:`rewrite.channel_shuffle_as_conv`, exact): OpenVINO's own
-    ShuffleChannels kernel was a third of the bf16 run time.
+    ShuffleChannels kernel made the files 12-25% slower.
     """
     import openvino as ov
 

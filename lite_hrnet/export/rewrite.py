@@ -8,21 +8,22 @@ in float32 (products with 1.0 plus sums of exact zeros, or copies of values);
 only the runtime's own fusions around the new nodes may order float additions
 differently. The exported file is checked against PyTorch with the same limits.
 
-Measured on the 2-core Xeon of benchmarks/ (LH-18, 256x192, one thread; the
-figures and the script are in benchmarks/export/rewrites.md):
+Measured on the 2-core Xeon of benchmarks/ (LH-18, 256x192, one thread,
+minimum latency of 48 interleaved calls; benchmarks/export/rewrites.md and the
+script beside it):
 
 * ``channel_shuffle_as_conv``, used for OpenVINO: its ShuffleChannels kernel
-  reorders out of the blocked nChw16c layout and back, ~0.15 ms per call for
-  49 calls; a 1x1 convolution with a 0/1 permutation matrix stays blocked and
-  runs on AMX. Minimum latency, default (bf16) 17.5 -> 13.8 ms, f32 hint
-  23.0 -> 21.4 ms, NNCF int8 21.1 -> 16.5 ms. ONNX Runtime (fp32 28.1 vs
-  23.8 ms) and XNNPACK (21.1 vs 19.0 ms) run it slower than the shuffle.
+  reorders out of the blocked nChw16c layout and back on each of the 49 calls;
+  a 1x1 convolution with a 0/1 permutation matrix stays blocked and runs on
+  AMX. Default precision (bf16 here) 27.0 -> 21.9 ms, f32 32.2 -> 28.4 ms,
+  NNCF int8 32.2 -> 24.2 ms. ONNX Runtime (fp32 28.3 -> 36.7 ms) and XNNPACK
+  (25.8 -> 31.0 ms) run it slower than the shuffle.
 * ``nearest_upsample_as_depth_to_space``, used by nobody yet: XNNPACK has no
-  nearest-neighbour resize, so each of the 58 upsamplings splits the delegated
-  graph; as Concat + DepthToSpace the fp32 TFLite file runs ~7% faster, but
-  TensorFlow's int8 converter then rejects the graph (a strided slice feeding
-  the 4-way concat breaks its same-scale rule), and one onnx2tf run makes all
-  precisions. Kept, tested, for a later TFLite fp32-only path.
+  nearest-neighbour resize, so each of the 58 upsamplings leaves the delegated
+  graph; as Concat + DepthToSpace the fp32 TFLite file runs 8% faster (23.8
+  vs 25.8 ms), but TensorFlow's int8 converter then rejects the graph (a
+  strided slice feeding the 4-way concat breaks its same-scale rule), and one
+  onnx2tf run makes all precisions. Kept, tested, for a later fp32-only path.
 
 ONNX Runtime gets the plain graph: it runs neither rewrite faster.
 """
