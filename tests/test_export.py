@@ -57,10 +57,14 @@ def demo_export(tmp_path_factory, demo_weights):
 
 @pytest.fixture(scope="module")
 def naive_export(tmp_path_factory):
-    """naive-18 with seeded weights: fp32 verified in every format; fp16/int8 written unverified."""
+    """naive-18 with seeded weights: fp32 verified in every format; fp16 written unverified.
+
+    int8 is exercised (and judged) on the demo model; leaving it out here (onnx2tf's int8
+    pass, NNCF and ORT calibration at 256x192) keeps the whole suite under 15 minutes.
+    """
     out = tmp_path_factory.mktemp("naive_export")
     model = seeded_model(NAIVE)
-    report = export_model(NAIVE, ALL_FORMATS, ALL_PRECISIONS, out_dir=out, model=model, calib_count=8, verify=["fp32"])
+    report = export_model(NAIVE, ALL_FORMATS, ("fp32", "fp16"), out_dir=out, model=model, calib_count=8, verify=["fp32"])
     fp32 = [a for a in report.artifacts if a.precision == "fp32"]
     lossy = [a for a in report.artifacts if a.precision != "fp32"]
     return fp32, lossy, out, model
@@ -104,6 +108,18 @@ def test_metadata_round_trip_in_every_file(demo_export):
         assert meta["graph_rewrites"] == (["channel_shuffle_as_conv"] if a.format == "openvino" else [])
 
 
+def test_openvino_files_have_no_channel_shuffle_left(demo_export):
+    report, _ = demo_export
+    xmls = [Path(a.path).read_text() for a in report.artifacts if a.format == "openvino"]
+    onnx_fp32 = next(a.path for a in report.artifacts if a.format == "onnx" and a.precision == "fp32")
+    import onnx
+
+    shuffles = sum(n.op_type == "Transpose" for n in onnx.load(onnx_fp32).graph.node)
+    assert len(xmls) == 3 and shuffles > 10  # the plain ONNX keeps its shuffles; OpenVINO gets convs
+    for xml in xmls:
+        assert 'type="Transpose"' not in xml and 'type="ShuffleChannels"' not in xml
+
+
 def test_naive_fp32_parity_in_every_format(naive_export):
     fp32, _, _, _ = naive_export
     assert len(fp32) == 3
@@ -112,14 +128,14 @@ def test_naive_fp32_parity_in_every_format(naive_export):
         assert a.agreement == 1.0
 
 
-def test_naive_lossy_files_load_and_run(naive_export):
+def test_naive_fp16_files_load_and_run(naive_export):
     _, lossy, out, model = naive_export
     from lite_hrnet.runtimes import load
 
     x = np.random.RandomState(0).randn(2, 3, 256, 192).astype(np.float32)
     with torch.no_grad():
         ref = model(torch.from_numpy(x)).numpy()
-    assert len(lossy) == 6
+    assert len(lossy) == 3
     for a in lossy:
         assert a.status == "ok" and a.rel_error is None  # not verified, as asked
         y = load(a.path)(x)
@@ -157,8 +173,8 @@ def test_failed_check_leaves_nothing_behind(tmp_path, monkeypatch):
 
     real = verify.compare
 
-    def broken(heatmaps, reference, precision, stride=4):
-        return real(heatmaps * 0 + 1, reference, precision, stride)
+    def broken(heatmaps, reference, precision, stride=4, float32_noise=None):
+        return real(heatmaps * 0 + 1, reference, precision, stride, float32_noise)
 
     monkeypatch.setattr(verify, "compare", broken)
     with pytest.raises(ExportCheckError, match=r"relative error") as info:

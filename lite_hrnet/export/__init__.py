@@ -203,7 +203,7 @@ def export_model(
     from ..models import create_model
     from . import formats as fmt_writers
     from .calibration import calibration_batch
-    from .rewrite import FORMAT_REWRITES
+    from .rewrite import FORMAT_REWRITES, rewrite_for_format
     from .verify import compare, pytorch_float32_noise, run_artifact
 
     if model is None:
@@ -264,6 +264,16 @@ def export_model(
                     model, spec.input_size, staging / "base" / f"{name}.onnx", dynamic_batch, meta_for("onnx", "fp32"))
             return onnx_fp32_staged
 
+        openvino_onnx_staged: Optional[Path] = None
+
+        def openvino_onnx() -> Path:
+            """The base ONNX with the rewrites meant for OpenVINO (rewrite.FORMAT_REWRITES), written once."""
+            nonlocal openvino_onnx_staged
+            if openvino_onnx_staged is None:
+                openvino_onnx_staged = staging / "base" / f"{name}.openvino.onnx"
+                rewrite_for_format(base_onnx(), openvino_onnx_staged, "openvino")
+            return openvino_onnx_staged
+
         # TFLite precisions come out of one onnx2tf run.
         tflite_done: Dict[str, Path] = {}
         for fmt, precision in todo:
@@ -286,7 +296,7 @@ def export_model(
                 elif fmt == "onnx":
                     fmt_writers.onnx_to_int8(base_onnx(), staged, calib_batch, meta_for(fmt, precision))
                 elif fmt == "openvino":
-                    fmt_writers.onnx_to_openvino(base_onnx(), staged, precision, calib_batch, meta_for(fmt, precision))
+                    fmt_writers.onnx_to_openvino(openvino_onnx(), staged, precision, calib_batch, meta_for(fmt, precision))
                 else:
                     if precision not in tflite_done:
                         wanted = {p: staging / artifact_path(out_dir, name, "tflite", p).relative_to(out_dir)

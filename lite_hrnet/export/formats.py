@@ -145,25 +145,19 @@ def onnx_to_int8(src: Path, path: Path, calib: np.ndarray, meta: Dict) -> Path:
 def onnx_to_openvino(src: Path, xml: Path, precision: str, calib: Optional[np.ndarray], meta: Dict) -> Path:
     """OpenVINO IR: fp32 as is, fp16 by weight compression, int8 by NNCF post-training quantization.
 
+    ``src`` is the ONNX graph rewritten for OpenVINO (:func:`rewrite.rewrite_for_format`;
+    ``export_model`` writes it once for all precisions): its channel shuffles are
+    1x1 permutation convolutions, as OpenVINO's own ShuffleChannels kernel made
+    the files 12-25% slower.
+
     int8 uses NNCF's PERFORMANCE preset (symmetric activations; unsigned where
     the calibration data is non-negative): with the MIXED preset's asymmetric
     activations LH-18 ran 19% slower (28.9 vs 24.2 ms, benchmarks/export/rewrites.md),
     for 0.012 AP more on the demo model (benchmarks/training/export_accuracy.md).
-
-    The channel shuffles become 1x1 permutation convolutions first
-    (:func:`rewrite.channel_shuffle_as_conv`, exact): OpenVINO's own
-    ShuffleChannels kernel made the files 12-25% slower.
     """
     import openvino as ov
 
-    from .rewrite import rewrite_for_format
-
-    rewritten = xml.with_name(xml.stem + ".rewritten.onnx")
-    try:
-        rewrite_for_format(src, rewritten, "openvino")
-        model = ov.convert_model(str(rewritten))
-    finally:
-        rewritten.unlink(missing_ok=True)
+    model = ov.convert_model(str(src))
     if precision == "int8":
         import nncf
 
