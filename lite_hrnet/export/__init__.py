@@ -200,20 +200,23 @@ def export_model(
     import torch
 
     from .. import metadata as md
-    from ..models import create_model
+    from ..models import create_model, resolve_weights
     from . import formats as fmt_writers
     from .calibration import calibration_batch
     from .rewrite import FORMAT_REWRITES, rewrite_for_format
     from .verify import compare, pytorch_float32_noise, run_artifact
 
+    # A weights name ("synthetic", "official", a model name) is resolved to its file first, so
+    # that the checkpoint hash, and with it the export cache, is the same however it was named.
+    weights_file = resolve_weights(weights, spec) if weights is not None else None
     if model is None:
-        model = create_model(name, weights=weights)
+        model = create_model(name, weights=weights_file)
     model = model.eval()
     out_dir = _writable_dir(Path(out_dir))
-    if weights is not None and Path(str(weights)).is_file():
+    if weights_file is not None:
         from ..models.checkpoint import file_sha256
 
-        checkpoint_sha = file_sha256(weights)
+        checkpoint_sha = file_sha256(weights_file)
     else:
         checkpoint_sha = _state_dict_sha256(model)
     report = ExportReport(name, str(out_dir), checkpoint_sha)
