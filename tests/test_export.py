@@ -266,3 +266,12 @@ def test_fp32_limit_follows_the_networks_own_float32_noise():
     assert 0 < pytorch_float32_noise(trained, x) < 1e-5 < pytorch_float32_noise(random, x) < 1e-2
     model = random
     assert all(v.dtype == before[k].dtype and torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+
+def test_weights_name_and_its_file_share_the_export_cache(tmp_path, demo_weights):
+    first = export_model(DEMO_NAME, "onnx", "fp32", out_dir=tmp_path, weights="synthetic", verify=False)
+    again = export_model(DEMO_NAME, "onnx", "fp32", out_dir=tmp_path, weights=str(demo_weights), verify=False, reuse=True)
+    from lite_hrnet.models.checkpoint import file_sha256
+
+    assert first.checkpoint_sha256 == again.checkpoint_sha256 == file_sha256(demo_weights)
+    assert [a.status for a in first.artifacts] == ["ok"] and [a.status for a in again.artifacts] == ["cached"]
