@@ -275,3 +275,40 @@ def test_weights_name_and_its_file_share_the_export_cache(tmp_path, demo_weights
 
     assert first.checkpoint_sha256 == again.checkpoint_sha256 == file_sha256(demo_weights)
     assert [a.status for a in first.artifacts] == ["ok"] and [a.status for a in again.artifacts] == ["cached"]
+
+
+def _tiny_onnx(tmp_path, seed: int = 0):
+    """A 3 -> 8 -> 4 channel conv net at 16x12, exported as the toolkit exports (input 'input')."""
+    from lite_hrnet.export import formats
+
+    torch.manual_seed(seed)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(),
+                              torch.nn.Conv2d(8, 4, 1), torch.nn.Upsample(scale_factor=2, mode="nearest")).eval()
+    return formats.export_onnx(net, (16, 12), tmp_path / f"tiny{seed}.onnx", dynamic_batch=False, meta={})
+
+
+def test_tflite_fast_conversion_is_checked_and_redone_strictly_when_it_differs(tmp_path, monkeypatch):
+    pytest.importorskip("onnx2tf")
+    from lite_hrnet.export import formats
+
+    src, other = _tiny_onnx(tmp_path, 0), _tiny_onnx(tmp_path, 1)
+    calib = np.random.default_rng(0).standard_normal((2, 3, 16, 12)).astype(np.float32)
+    strict_flags = []
+    real_run = formats._run_onnx2tf
+    monkeypatch.setattr(formats, "_run_onnx2tf", lambda kw: (strict_flags.append(kw.get("disable_strict_mode", False)), real_run(kw))[1])
+
+    # The fast conversion matches ONNX Runtime, so it is kept: onnx2tf runs once.
+    fast = formats.onnx_to_tflite(src, {"fp32": tmp_path / "fast.tflite"}, calib, {"fp32": {}})
+    assert strict_flags == [True]
+    assert formats.tflite_matches_onnx(fast[0], src, calib[:1])
+    # The check is real: the same file against another network's ONNX does not match.
+    assert not formats.tflite_matches_onnx(fast[0], other, calib[:1])
+
+    # When the fast file differs, the conversion is redone in strict mode, and that file is written.
+    strict_flags.clear()
+    checks = iter([False, True])
+    real_check = formats.tflite_matches_onnx
+    monkeypatch.setattr(formats, "tflite_matches_onnx", lambda *a, **k: next(checks) and real_check(*a, **k))
+    strict = formats.onnx_to_tflite(src, {"fp32": tmp_path / "strict.tflite"}, calib, {"fp32": {}})
+    assert strict_flags == [True, False]
+    assert real_check(strict[0], src, calib[:1])

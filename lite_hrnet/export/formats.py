@@ -209,7 +209,6 @@ def onnx_to_tflite(src: Path, out: Dict[str, Path], calib: Optional[np.ndarray],
     """
     # TensorFlow's C++ start-up logs go straight to the terminal, past any Python redirection.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import onnx2tf
 
     # Absolute paths: the conversion runs in its own working directory (see below).
     src = Path(src).resolve()
@@ -234,14 +233,17 @@ def onnx_to_tflite(src: Path, out: Dict[str, Path], calib: Optional[np.ndarray],
         sample_128 = np.stack([_resize(img, (128, 128)) for img in sample_nhwc[:20]])
         np.save(work / ONNX2TF_SAMPLE_FILE, np.resize(sample_128, (20, 128, 128, 3)).astype(np.float32))
         cwd = os.getcwd()
-        log = io.StringIO()
         try:
             os.chdir(work)
-            with _quiet(log):
-                onnx2tf.convert(**kwargs)
-        except SystemExit:  # onnx2tf exits the process on conversion errors instead of raising
-            lines = [line for line in log.getvalue().splitlines() if line.strip()]
-            raise ExportError(f"onnx2tf failed: {lines[-1].strip() if lines else 'no message'}") from None
+            # onnx2tf's strict mode re-runs the partial Keras model at every Reshape and Concat to
+            # choose layouts, which is quadratic: 3-4x the conversion time on Lite-HRNet. Its fast
+            # mode can choose a wrong layout (LH-18 at 256x192: 6.7e-3 off), so the fast file is
+            # kept only if it matches ONNX Runtime on a sample; otherwise convert again strictly.
+            _run_onnx2tf(dict(kwargs, disable_strict_mode=True))
+            if not tflite_matches_onnx(work / "tf" / "model_float32.tflite", src, sample[:1] if calib is not None else None):
+                shutil.rmtree(work / "tf", ignore_errors=True)
+                shutil.copyfile(src, copy)
+                _run_onnx2tf(kwargs)
         finally:
             os.chdir(cwd)
         produced = {"fp32": "model_float32.tflite", "fp16": "model_float16.tflite"}
@@ -262,6 +264,48 @@ def onnx_to_tflite(src: Path, out: Dict[str, Path], calib: Optional[np.ndarray],
 
 
 ONNX2TF_SAMPLE_FILE = "calibration_image_sample_data_20x128x128x3_float32.npy"
+FAST_CONVERSION_LIMIT = 1e-4  # relative L2 of onnx2tf's fast-mode fp32 file against ONNX Runtime
+
+
+def _run_onnx2tf(kwargs: Dict) -> None:
+    import onnx2tf
+
+    log = io.StringIO()
+    try:
+        with _quiet(log):
+            onnx2tf.convert(**kwargs)
+    except SystemExit:  # onnx2tf exits the process on conversion errors instead of raising
+        lines = [line for line in log.getvalue().splitlines() if line.strip()]
+        raise ExportError(f"onnx2tf failed: {lines[-1].strip() if lines else 'no message'}") from None
+
+
+def tflite_matches_onnx(tflite: Path, onnx_path: Path, x: Optional[np.ndarray] = None, limit: float = FAST_CONVERSION_LIMIT) -> bool:
+    """Whether an NHWC fp32 TFLite file gives ONNX Runtime's output for ``onnx_path`` on ``x`` (1 x 3 x H x W).
+
+    ``x`` None: a seeded normal sample of the ONNX input's shape. A file that
+    does not load or run counts as not matching.
+    """
+    import onnxruntime as ort
+
+    from ..runtimes.tflite_backend import import_interpreter
+
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    feed = session.get_inputs()[0]
+    if x is None:
+        shape = [1] + [int(d) for d in feed.shape[1:]]
+        x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    reference = session.run(None, {feed.name: x})[0].transpose(0, 2, 3, 1)
+    try:
+        interpreter = import_interpreter()[0](model_path=str(tflite))
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], np.ascontiguousarray(x.transpose(0, 2, 3, 1)))
+        interpreter.invoke()
+        out = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    except (RuntimeError, ValueError):
+        return False
+    if out.shape != reference.shape:
+        return False
+    return float(np.linalg.norm(out - reference) / max(np.linalg.norm(reference), 1e-12)) <= limit
 
 
 def _saved_model_to_int8(saved_model: Path, calib_nhwc: np.ndarray) -> bytes:
