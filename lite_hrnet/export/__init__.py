@@ -1,6 +1,6 @@
 """Export a Lite-HRNet to ONNX, OpenVINO IR and TFLite at fp32, fp16 and int8, each file verified.
 
-The route is PyTorch -> ONNX (dynamo exporter, slimmed) -> OpenVINO
+The route is PyTorch -> ONNX (torch.onnx, opset 17, slimmed) -> OpenVINO
 (``openvino.convert_model``; fp16 weight compression; NNCF int8) and TFLite
 (onnx2tf; fp16; full int8 with calibration). Every artifact embeds its
 metadata (see :mod:`lite_hrnet.metadata`), is run with its own runtime and
@@ -155,6 +155,83 @@ def _remove(path: Path) -> None:
             p.unlink()
 
 
+class _Sources:
+    """The intermediate files the artifacts are written from, each made at most once per export, in ``staging``.
+
+    ``base()``: the slimmed fp32 ONNX every format starts from; ``openvino()``: it with
+    the rewrites meant for OpenVINO (``rewrite.FORMAT_REWRITES``); ``tflite()``: every
+    requested TFLite precision, from one onnx2tf run.
+    """
+
+    def __init__(self, model, input_size, name: str, staging: Path, dynamic_batch: bool,
+                 meta_for: Callable[[str, str], Dict], say: Callable[[str], None]) -> None:
+        self.model, self.input_size, self.name, self.staging = model, input_size, name, staging
+        self.dynamic_batch, self.meta_for, self.say = dynamic_batch, meta_for, say
+        self._base: Optional[Path] = None
+        self._openvino: Optional[Path] = None
+        self._tflite: Dict[str, Path] = {}
+
+    def base(self) -> Path:
+        from . import formats
+
+        if self._base is None:
+            self.say("exporting ONNX (torch.onnx, opset 17, then onnxslim)")
+            (self.staging / "base").mkdir()
+            self._base = formats.export_onnx(self.model, self.input_size, self.staging / "base" / f"{self.name}.onnx",
+                                             self.dynamic_batch, self.meta_for("onnx", "fp32"))
+        return self._base
+
+    def openvino(self) -> Path:
+        from .rewrite import rewrite_for_format
+
+        if self._openvino is None:
+            self._openvino = self.staging / "base" / f"{self.name}.openvino.onnx"
+            rewrite_for_format(self.base(), self._openvino, "openvino")
+        return self._openvino
+
+    def tflite(self, precision: str, wanted: Dict[str, Path], calib) -> Path:
+        """The staged TFLite file for ``precision``; the first call converts every precision in ``wanted``."""
+        from . import formats
+
+        if precision not in self._tflite:
+            self.say("tflite: converting with onnx2tf (all precisions in one run)")
+            for path in wanted.values():
+                path.parent.mkdir(parents=True, exist_ok=True)
+            formats.onnx_to_tflite(self.base(), wanted, calib, {p: self.meta_for("tflite", p) for p in wanted})
+            self._tflite.update(wanted)
+        return self._tflite[precision]
+
+
+def _write(fmt: str, precision: str, staged: Path, sources: _Sources, calib, meta: Dict) -> None:
+    """Write the ONNX or OpenVINO file for ``precision`` to ``staged``."""
+    from . import formats
+
+    if fmt == "onnx" and precision == "fp32":
+        shutil.copyfile(sources.base(), staged)
+    elif fmt == "onnx" and precision == "fp16":
+        formats.onnx_to_fp16(sources.base(), staged, meta)
+    elif fmt == "onnx":
+        formats.onnx_to_int8(sources.base(), staged, calib, meta)
+    else:
+        formats.onnx_to_openvino(sources.openvino(), staged, precision, calib, meta)
+
+
+def _check(artifact: Artifact, staged: Path, batch, reference, noise: Optional[float], stride: int) -> None:
+    """Run ``staged`` on ``batch``, record its parity with PyTorch's ``reference`` in ``artifact``; raise if it fails."""
+    from .verify import compare, run_artifact
+
+    heatmaps, ran = run_artifact(artifact.format, staged, batch)
+    parity = compare(heatmaps, reference, artifact.precision, stride, float32_noise=noise)
+    artifact.runtime_precision = ran
+    artifact.rel_error, artifact.agreement = parity.rel_error, parity.agreement
+    artifact.mean_displacement_px, artifact.max_displacement_px = parity.mean_displacement_px, parity.max_displacement_px
+    artifact.check = parity.limit
+    if not parity.passed:
+        raise ExportCheckError(
+            f"{Path(artifact.path).name} failed its check ({parity.limit}): relative error {parity.rel_error:.2e}, "
+            f"keypoint agreement {parity.agreement:.0%}, mean shift {parity.mean_displacement_px:.2f}px")
+
+
 def export_model(
     name: str,
     formats: Union[str, Sequence[str]] = ("onnx",),
@@ -203,8 +280,8 @@ def export_model(
     from ..models import create_model, resolve_weights
     from . import formats as fmt_writers
     from .calibration import calibration_batch
-    from .rewrite import FORMAT_REWRITES, rewrite_for_format
-    from .verify import compare, pytorch_float32_noise, run_artifact
+    from .rewrite import FORMAT_REWRITES
+    from .verify import pytorch_float32_noise
 
     # A weights name ("synthetic", "official", a model name) is resolved to its file first, so
     # that the checkpoint hash, and with it the export cache, is the same however it was named.
@@ -240,7 +317,8 @@ def export_model(
             return False
         want = meta_for(fmt, precision)
         keys = ("checkpoint_sha256", "precision", "batch", "model_name", "graph_rewrites")
-        return all(meta.get(k, []) == want[k] for k in keys)
+        # Files from before graph_rewrites was recorded had none applied.
+        return all(meta.get(k, [] if k == "graph_rewrites" else None) == want[k] for k in keys)
 
     todo = [(f, p) for f in formats for p in precisions]
     need_calib = any(p == "int8" for _, p in todo) or "tflite" in formats
@@ -255,30 +333,8 @@ def export_model(
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
     failures: List[str] = []
     try:
-        onnx_fp32_staged: Optional[Path] = None
-
-        def base_onnx() -> Path:
-            """The slimmed fp32 ONNX every other format starts from, exported once."""
-            nonlocal onnx_fp32_staged
-            if onnx_fp32_staged is None:
-                say("exporting ONNX (torch.onnx, opset 17, then onnxslim)")
-                (staging / "base").mkdir()
-                onnx_fp32_staged = fmt_writers.export_onnx(
-                    model, spec.input_size, staging / "base" / f"{name}.onnx", dynamic_batch, meta_for("onnx", "fp32"))
-            return onnx_fp32_staged
-
-        openvino_onnx_staged: Optional[Path] = None
-
-        def openvino_onnx() -> Path:
-            """The base ONNX with the rewrites meant for OpenVINO (rewrite.FORMAT_REWRITES), written once."""
-            nonlocal openvino_onnx_staged
-            if openvino_onnx_staged is None:
-                openvino_onnx_staged = staging / "base" / f"{name}.openvino.onnx"
-                rewrite_for_format(base_onnx(), openvino_onnx_staged, "openvino")
-            return openvino_onnx_staged
-
-        # TFLite precisions come out of one onnx2tf run.
-        tflite_done: Dict[str, Path] = {}
+        sources = _Sources(model, spec.input_size, name, staging, dynamic_batch, meta_for, say)
+        tflite_wanted = {p: staging / artifact_path(out_dir, name, "tflite", p).relative_to(out_dir) for f, p in todo if f == "tflite"}
         for fmt, precision in todo:
             final = artifact_path(out_dir, name, fmt, precision)
             artifact = Artifact(fmt, precision, str(final))
@@ -292,36 +348,15 @@ def export_model(
             try:
                 staged = staging / final.relative_to(out_dir)
                 staged.parent.mkdir(parents=True, exist_ok=True)
-                if fmt == "onnx" and precision == "fp32":
-                    shutil.copyfile(base_onnx(), staged)
-                elif fmt == "onnx" and precision == "fp16":
-                    fmt_writers.onnx_to_fp16(base_onnx(), staged, meta_for(fmt, precision))
-                elif fmt == "onnx":
-                    fmt_writers.onnx_to_int8(base_onnx(), staged, calib_batch, meta_for(fmt, precision))
-                elif fmt == "openvino":
-                    fmt_writers.onnx_to_openvino(openvino_onnx(), staged, precision, calib_batch, meta_for(fmt, precision))
+                if fmt == "tflite":
+                    staged = sources.tflite(precision, tflite_wanted, calib_batch)
                 else:
-                    if precision not in tflite_done:
-                        wanted = {p: staging / artifact_path(out_dir, name, "tflite", p).relative_to(out_dir)
-                                  for f, p in todo if f == "tflite"}
-                        say("tflite: converting with onnx2tf (all precisions in one run)")
-                        fmt_writers.onnx_to_tflite(base_onnx(), wanted, calib_batch, {p: meta_for("tflite", p) for p in wanted})
-                        tflite_done.update(wanted)
-                    staged = tflite_done[precision]
+                    _write(fmt, precision, staged, sources, calib_batch, meta_for(fmt, precision))
                 artifact.seconds = time.perf_counter() - start
                 artifact.size_bytes = staged.stat().st_size + (staged.with_suffix(".bin").stat().st_size if fmt == "openvino" else 0)
                 if precision in verified:
                     say(f"{fmt} {precision}: checking against PyTorch")
-                    heatmaps, ran = run_artifact(fmt, staged, check_batch)
-                    parity = compare(heatmaps, reference, precision, spec.heatmap_stride, float32_noise=noise)
-                    artifact.runtime_precision = ran
-                    artifact.rel_error, artifact.agreement = parity.rel_error, parity.agreement
-                    artifact.mean_displacement_px, artifact.max_displacement_px = parity.mean_displacement_px, parity.max_displacement_px
-                    artifact.check = parity.limit
-                    if not parity.passed:
-                        raise ExportCheckError(
-                            f"{final.name} failed its check ({parity.limit}): relative error {parity.rel_error:.2e}, "
-                            f"keypoint agreement {parity.agreement:.0%}, mean shift {parity.mean_displacement_px:.2f}px")
+                    _check(artifact, staged, check_batch, reference, noise, spec.heatmap_stride)
                 _remove(final)
                 _publish(staged, final)
             except Exception as e:  # one combination failing must not stop the others
