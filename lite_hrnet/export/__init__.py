@@ -194,10 +194,11 @@ class _Sources:
         from . import formats
 
         if precision not in self._tflite:
+            src = self.base()
             self.say("tflite: converting with onnx2tf (all precisions in one run)")
             for path in wanted.values():
                 path.parent.mkdir(parents=True, exist_ok=True)
-            formats.onnx_to_tflite(self.base(), wanted, calib, {p: self.meta_for("tflite", p) for p in wanted})
+            formats.onnx_to_tflite(src, wanted, calib, {p: self.meta_for("tflite", p) for p in wanted})
             self._tflite.update(wanted)
         return self._tflite[precision]
 
