@@ -306,9 +306,60 @@ def test_tflite_fast_conversion_is_checked_and_redone_strictly_when_it_differs(t
 
     # When the fast file differs, the conversion is redone in strict mode, and that file is written.
     strict_flags.clear()
-    checks = iter([False, True])
     real_check = formats.tflite_matches_onnx
-    monkeypatch.setattr(formats, "tflite_matches_onnx", lambda *a, **k: next(checks) and real_check(*a, **k))
+    monkeypatch.setattr(formats, "tflite_matches_onnx", lambda *a, **k: False)
     strict = formats.onnx_to_tflite(src, {"fp32": tmp_path / "strict.tflite"}, calib, {"fp32": {}})
     assert strict_flags == [True, False]
     assert real_check(strict[0], src, calib[:1])
+
+    # When the fast run fails outright, strict mode is tried too.
+    monkeypatch.setattr(formats, "tflite_matches_onnx", real_check)
+    calls = []
+
+    def fast_fails(kw):
+        calls.append(kw.get("disable_strict_mode", False))
+        if kw.get("disable_strict_mode"):
+            raise formats.ExportError("onnx2tf failed: shape mismatch in fast mode")
+        real_run(kw)
+
+    monkeypatch.setattr(formats, "_run_onnx2tf", fast_fails)
+    rescued = formats.onnx_to_tflite(src, {"fp32": tmp_path / "rescued.tflite"}, calib, {"fp32": {}})
+    assert calls == [True, False]
+    assert real_check(rescued[0], src, calib[:1])
+
+
+def test_int8_tflite_keeps_the_fp32_files_tensor_names(tmp_path):
+    pytest.importorskip("onnx2tf")
+    from lite_hrnet.export import formats
+    from lite_hrnet.runtimes.tflite_backend import import_interpreter
+
+    src = _tiny_onnx(tmp_path)
+    calib = np.random.default_rng(0).standard_normal((4, 3, 16, 12)).astype(np.float32)
+    files = dict(zip(("fp32", "int8"), formats.onnx_to_tflite(
+        src, {"fp32": tmp_path / "t_fp32.tflite", "int8": tmp_path / "t_int8.tflite"}, calib, {"fp32": {}, "int8": {}})))
+    names = {}
+    for precision, path in files.items():
+        interpreter = import_interpreter()[0](model_path=str(path))
+        names[precision] = ([d["name"] for d in interpreter.get_input_details()], [d["name"] for d in interpreter.get_output_details()])
+        if precision == "int8":  # really int8 inside: the convolution weights are int8
+            assert any(d["dtype"] == np.int8 for d in interpreter.get_tensor_details())
+    assert names["int8"] == names["fp32"]
+    assert names["fp32"][0] == [formats.INPUT_NAME]
+
+
+def test_a_failed_onnx_export_fails_every_artifact_with_its_own_error(tmp_path, monkeypatch):
+    from lite_hrnet.export import formats
+
+    calls = []
+
+    def broken(*args, **kwargs):
+        calls.append(1)
+        raise RuntimeError("exporter crashed")
+
+    monkeypatch.setattr(formats, "export_onnx", broken)
+    with pytest.raises(ExportCheckError) as info:
+        export_model(NAIVE, "onnx", "fp32,fp16", out_dir=tmp_path, model=seeded_model(NAIVE))
+    artifacts = info.value.report.artifacts
+    assert [a.status for a in artifacts] == ["failed", "failed"]
+    assert all(a.message == "exporter crashed" for a in artifacts)
+    assert len(calls) == 1  # not rerun for the second artifact

@@ -170,36 +170,59 @@ class _Sources:
         self._base: Optional[Path] = None
         self._openvino: Optional[Path] = None
         self._tflite: Dict[str, Path] = {}
+        # A step that failed fails every artifact built on it with its own error, without being rerun.
+        self._failed: Dict[str, Exception] = {}
+
+    def _once(self, step: str, make: Callable[[], Path]) -> Path:
+        if step in self._failed:
+            raise self._failed[step]
+        try:
+            return make()
+        except Exception as e:
+            if not isinstance(e, ImportError):
+                self._failed[step] = e
+            raise
 
     def base(self) -> Path:
         from . import formats
 
-        if self._base is None:
+        def make() -> Path:
             self.say("exporting ONNX (torch.onnx, opset 17, then onnxslim)")
-            (self.staging / "base").mkdir()
-            self._base = formats.export_onnx(self.model, self.input_size, self.staging / "base" / f"{self.name}.onnx",
-                                             self.dynamic_batch, self.meta_for("onnx", "fp32"))
+            (self.staging / "base").mkdir(exist_ok=True)
+            return formats.export_onnx(self.model, self.input_size, self.staging / "base" / f"{self.name}.onnx",
+                                       self.dynamic_batch, self.meta_for("onnx", "fp32"))
+
+        if self._base is None:
+            self._base = self._once("onnx", make)
         return self._base
 
     def openvino(self) -> Path:
         from .rewrite import rewrite_for_format
 
+        def make() -> Path:
+            path = self.staging / "base" / f"{self.name}.openvino.onnx"
+            rewrite_for_format(self.base(), path, "openvino")
+            return path
+
         if self._openvino is None:
-            self._openvino = self.staging / "base" / f"{self.name}.openvino.onnx"
-            rewrite_for_format(self.base(), self._openvino, "openvino")
+            self._openvino = self._once("openvino", make)
         return self._openvino
 
     def tflite(self, precision: str, wanted: Dict[str, Path], calib) -> Path:
         """The staged TFLite file for ``precision``; the first call converts every precision in ``wanted``."""
         from . import formats
 
-        if precision not in self._tflite:
+        def make() -> Path:
             src = self.base()
             self.say("tflite: converting with onnx2tf (all precisions in one run)")
             for path in wanted.values():
                 path.parent.mkdir(parents=True, exist_ok=True)
             formats.onnx_to_tflite(src, wanted, calib, {p: self.meta_for("tflite", p) for p in wanted})
             self._tflite.update(wanted)
+            return wanted[precision]
+
+        if precision not in self._tflite:
+            self._once("tflite", make)
         return self._tflite[precision]
 
 

@@ -50,22 +50,42 @@ def _quiet(sink: Optional[io.StringIO] = None):
         torch_onnx_log.setLevel(level)
 
 
+def _flush_all() -> None:
+    """Flush Python's and C's stdio buffers, so that nothing crosses a file-descriptor redirection."""
+    import ctypes
+    import sys
+
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            stream.flush()
+        except (AttributeError, ValueError, OSError):
+            pass
+    try:
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):
+        pass
+
+
 @contextlib.contextmanager
 def _quiet_native():
-    """Also silence what native code writes straight to file descriptors 1 and 2 (TensorFlow's MLIR converter)."""
+    """Also silence what native code writes straight to file descriptors 1 and 2 (TensorFlow's start-up and MLIR logs).
+
+    Enter it outside :func:`_quiet`. A native crash inside is silent too: rerun
+    with ``LITE_HRNET_DEBUG=1`` to see everything.
+    """
     if os.environ.get("LITE_HRNET_DEBUG"):
         yield
         return
-    import sys
-
-    sys.stdout.flush()
-    sys.stderr.flush()
+    _flush_all()
     saved = [os.dup(1), os.dup(2)]
     try:
         with open(os.devnull, "w") as null:
             os.dup2(null.fileno(), 1)
             os.dup2(null.fileno(), 2)
-            yield
+            try:
+                yield
+            finally:
+                _flush_all()
     finally:
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)
@@ -240,8 +260,12 @@ def onnx_to_tflite(src: Path, out: Dict[str, Path], calib: Optional[np.ndarray],
             # choose layouts, which is quadratic: 3-4x the conversion time on Lite-HRNet. Its fast
             # mode can choose a wrong layout (LH-18 at 256x192: 6.7e-3 off), so the fast file is
             # kept only if it matches ONNX Runtime on a sample; otherwise convert again strictly.
-            _run_onnx2tf(dict(kwargs, disable_strict_mode=True))
-            if not tflite_matches_onnx(work / "tf" / "model_float32.tflite", src, sample[:1] if calib is not None else None):
+            try:
+                _run_onnx2tf(dict(kwargs, disable_strict_mode=True))
+                fast_ok = tflite_matches_onnx(work / "tf" / "model_float32.tflite", src, sample[:1] if calib is not None else None)
+            except ExportError:  # a wrong layout choice can also end in a shape error
+                fast_ok = False
+            if not fast_ok:
                 shutil.rmtree(work / "tf", ignore_errors=True)
                 shutil.copyfile(src, copy)
                 _run_onnx2tf(kwargs)
@@ -252,6 +276,7 @@ def onnx_to_tflite(src: Path, out: Dict[str, Path], calib: Optional[np.ndarray],
         for precision, target in out.items():
             if precision == "int8":
                 data = raise_tiny_quant_scales(_saved_model_to_int8(work / "tf", sample_nhwc))
+                data = rename_io_tensors(data, (work / "tf" / produced["fp32"]).read_bytes())
             else:
                 tflite = work / "tf" / produced[precision]
                 if not tflite.is_file():
@@ -272,7 +297,7 @@ def _run_onnx2tf(kwargs: Dict) -> None:
     log = io.StringIO()
     try:
         # TensorFlow's start-up and converter logs are written by native code, past _quiet.
-        with _quiet(log), _quiet_native():
+        with _quiet_native(), _quiet(log):
             import onnx2tf
 
             onnx2tf.convert(**kwargs)
@@ -304,7 +329,7 @@ def tflite_matches_onnx(tflite: Path, onnx_path: Path, x: Optional[np.ndarray] =
         interpreter.set_tensor(interpreter.get_input_details()[0]["index"], np.ascontiguousarray(x.transpose(0, 2, 3, 1)))
         interpreter.invoke()
         out = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
-    except (RuntimeError, ValueError):
+    except Exception:  # whatever the interpreter raises, the file is not usable as is
         return False
     if out.shape != reference.shape:
         return False
@@ -330,11 +355,36 @@ def _saved_model_to_int8(saved_model: Path, calib_nhwc: np.ndarray) -> bytes:
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative
+    # int8 kernels only: an op without one fails the conversion instead of silently staying float.
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     try:
-        with _quiet(), _quiet_native():
-            return converter.convert()
+        with _quiet_native(), _quiet():
+            data = converter.convert()
     except Exception as e:  # the converter's messages are long MLIR dumps: keep the first line
         raise ExportError(f"TFLite int8 conversion failed: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}") from None
+    return data
+
+
+def rename_io_tensors(data: bytes, like: bytes) -> bytes:
+    """Give the TFLite model ``data`` the input and output tensor names of the model ``like`` (same I/O count).
+
+    TFLite's converter names them after the SavedModel signature
+    (``serving_default_input:0``); onnx2tf's fp32/fp16 files carry the ONNX names.
+    """
+    import flatbuffers
+
+    schema = md._tflite_schema()
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
+    reference = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(like, 0))
+    graph, ref = model.subgraphs[0], reference.subgraphs[0]
+    pairs = list(zip(graph.inputs, ref.inputs)) + list(zip(graph.outputs, ref.outputs))
+    if len(graph.inputs) != len(ref.inputs) or len(graph.outputs) != len(ref.outputs):
+        return data
+    for mine, theirs in pairs:
+        graph.tensors[mine].name = ref.tensors[theirs].name
+    builder = flatbuffers.Builder(len(data) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
 
 
 def _resize(image, size):
