@@ -111,14 +111,27 @@ def _tflite_schema():
     return None
 
 
-def write_tflite_metadata(data: bytes, meta: Dict[str, Any]) -> bytes:
-    """Return the ``.tflite`` flatbuffer ``data`` with a ``lite_hrnet`` metadata entry added."""
-    import flatbuffers
-
+def unpack_tflite(data: bytes):
+    """The ``.tflite`` flatbuffer ``data`` as an editable object tree (the schema's ``ModelT``)."""
     schema = _tflite_schema()
     if schema is None:
-        raise ImportError("writing TFLite metadata needs ai-edge-litert: pip install 'lite-hrnet[tflite]'")
-    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
+        raise ImportError("editing TFLite files needs ai-edge-litert: pip install 'lite-hrnet[tflite]'")
+    return schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
+
+
+def pack_tflite(model, size_hint: int = 0) -> bytes:
+    """Serialize a ``ModelT`` (see :func:`unpack_tflite`) back to ``.tflite`` bytes."""
+    import flatbuffers
+
+    builder = flatbuffers.Builder(size_hint + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def write_tflite_metadata(data: bytes, meta: Dict[str, Any]) -> bytes:
+    """Return the ``.tflite`` flatbuffer ``data`` with a ``lite_hrnet`` metadata entry added."""
+    model = unpack_tflite(data)
+    schema = _tflite_schema()
     blob = _TFLITE_MAGIC + to_json(meta).encode()[1:]
     buffer = schema.BufferT()
     buffer.data = list(blob)
@@ -127,9 +140,7 @@ def write_tflite_metadata(data: bytes, meta: Dict[str, Any]) -> bytes:
     entry.name = METADATA_KEY
     entry.buffer = len(model.buffers) - 1
     model.metadata = [m for m in (model.metadata or []) if m.name not in (METADATA_KEY, METADATA_KEY.encode())] + [entry]
-    builder = flatbuffers.Builder(len(data) + len(blob) + 1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+    return pack_tflite(model, len(data) + len(blob))
 
 
 def read_tflite_metadata(path: Union[str, Path]) -> Dict[str, Any]:

@@ -275,8 +275,11 @@ def onnx_to_tflite(src: Path, out: Dict[str, Path], calib: Optional[np.ndarray],
         written = []
         for precision, target in out.items():
             if precision == "int8":
-                data = raise_tiny_quant_scales(_saved_model_to_int8(work / "tf", sample_nhwc))
-                data = rename_io_tensors(data, (work / "tf" / produced["fp32"]).read_bytes())
+                quantized = _saved_model_to_int8(work / "tf", sample_nhwc)
+                model = md.unpack_tflite(quantized)
+                raise_tiny_quant_scales(model)
+                rename_io_tensors(model, md.unpack_tflite((work / "tf" / produced["fp32"]).read_bytes()))
+                data = md.pack_tflite(model, len(quantized))
             else:
                 tflite = work / "tf" / produced[precision]
                 if not tflite.is_file():
@@ -365,26 +368,17 @@ def _saved_model_to_int8(saved_model: Path, calib_nhwc: np.ndarray) -> bytes:
     return data
 
 
-def rename_io_tensors(data: bytes, like: bytes) -> bytes:
-    """Give the TFLite model ``data`` the input and output tensor names of the model ``like`` (same I/O count).
+def rename_io_tensors(model, like) -> None:
+    """Give the TFLite ``model`` the input and output tensor names of ``like`` (both ``ModelT``, same I/O count).
 
     TFLite's converter names them after the SavedModel signature
     (``serving_default_input:0``); onnx2tf's fp32/fp16 files carry the ONNX names.
     """
-    import flatbuffers
-
-    schema = md._tflite_schema()
-    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
-    reference = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(like, 0))
-    graph, ref = model.subgraphs[0], reference.subgraphs[0]
-    pairs = list(zip(graph.inputs, ref.inputs)) + list(zip(graph.outputs, ref.outputs))
+    graph, ref = model.subgraphs[0], like.subgraphs[0]
     if len(graph.inputs) != len(ref.inputs) or len(graph.outputs) != len(ref.outputs):
-        return data
-    for mine, theirs in pairs:
+        return
+    for mine, theirs in list(zip(graph.inputs, ref.inputs)) + list(zip(graph.outputs, ref.outputs)):
         graph.tensors[mine].name = ref.tensors[theirs].name
-    builder = flatbuffers.Builder(len(data) + 1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
 
 
 def _resize(image, size):
@@ -393,18 +387,15 @@ def _resize(image, size):
     return cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA)
 
 
-def raise_tiny_quant_scales(data: bytes, min_scale: float = 1e-5) -> bytes:
-    """Raise near-zero int8 activation scales so that XNNPACK can prepare the model.
+def raise_tiny_quant_scales(model, min_scale: float = 1e-5) -> int:
+    """Raise near-zero int8 activation scales of the TFLite ``model`` (``ModelT``) so that XNNPACK can prepare it.
 
     A 1x1 conv whose ReLU output is all zero on the calibration data gets an
     output scale near zero, and XNNPACK rejects requantization factors >= 256.
     Such a tensor only ever holds zeros on that data, so a larger scale costs
-    nothing in accuracy.
+    nothing in accuracy. Returns the number of scales raised.
     """
-    import flatbuffers
-
     schema = md._tflite_schema()
-    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
     changed = 0
     for subgraph in model.subgraphs or []:
         for tensor in subgraph.tensors or []:
@@ -416,8 +407,4 @@ def raise_tiny_quant_scales(data: bytes, min_scale: float = 1e-5) -> bytes:
             if float(q.scale[0]) < min_scale:
                 q.scale = [min_scale]
                 changed += 1
-    if not changed:
-        return data
-    builder = flatbuffers.Builder(len(data) + 1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+    return changed
