@@ -167,21 +167,21 @@ class _Sources:
                  meta_for: Callable[[str, str], Dict], say: Callable[[str], None]) -> None:
         self.model, self.input_size, self.name, self.staging = model, input_size, name, staging
         self.dynamic_batch, self.meta_for, self.say = dynamic_batch, meta_for, say
-        self._base: Optional[Path] = None
-        self._openvino: Optional[Path] = None
-        self._tflite: Dict[str, Path] = {}
-        # A step that failed fails every artifact built on it with its own error, without being rerun.
-        self._failed: Dict[str, Exception] = {}
+        # Each step's result, or its error: a step that failed fails every artifact built
+        # on it with its own error, without being rerun.
+        self._done: Dict[str, object] = {}
 
-    def _once(self, step: str, make: Callable[[], Path]) -> Path:
-        if step in self._failed:
-            raise self._failed[step]
-        try:
-            return make()
-        except Exception as e:
-            if not isinstance(e, ImportError):
-                self._failed[step] = e
-            raise
+    def _once(self, step: str, make: Callable[[], object]):
+        if step not in self._done:
+            try:
+                self._done[step] = make()
+            except ImportError:
+                raise
+            except Exception as e:
+                self._done[step] = e
+        if isinstance(self._done[step], Exception):
+            raise self._done[step]
+        return self._done[step]
 
     def base(self) -> Path:
         from . import formats
@@ -192,9 +192,7 @@ class _Sources:
             return formats.export_onnx(self.model, self.input_size, self.staging / "base" / f"{self.name}.onnx",
                                        self.dynamic_batch, self.meta_for("onnx", "fp32"))
 
-        if self._base is None:
-            self._base = self._once("onnx", make)
-        return self._base
+        return self._once("onnx", make)
 
     def openvino(self) -> Path:
         from .rewrite import rewrite_for_format
@@ -204,26 +202,21 @@ class _Sources:
             rewrite_for_format(self.base(), path, "openvino")
             return path
 
-        if self._openvino is None:
-            self._openvino = self._once("openvino", make)
-        return self._openvino
+        return self._once("openvino", make)
 
     def tflite(self, precision: str, wanted: Dict[str, Path], calib) -> Path:
         """The staged TFLite file for ``precision``; the first call converts every precision in ``wanted``."""
         from . import formats
 
-        def make() -> Path:
+        def make() -> Dict[str, Path]:
             src = self.base()
             self.say("tflite: converting with onnx2tf (all precisions in one run)")
             for path in wanted.values():
                 path.parent.mkdir(parents=True, exist_ok=True)
             formats.onnx_to_tflite(src, wanted, calib, {p: self.meta_for("tflite", p) for p in wanted})
-            self._tflite.update(wanted)
-            return wanted[precision]
+            return wanted
 
-        if precision not in self._tflite:
-            self._once("tflite", make)
-        return self._tflite[precision]
+        return self._once("tflite", make)[precision]
 
 
 def _write(fmt: str, precision: str, staged: Path, sources: _Sources, calib, meta: Dict) -> None:
