@@ -152,10 +152,9 @@ def render(result: Dict) -> str:
             if not fp32 or not int8:
                 continue
             bf16 = by.get((label, runtime, "bf16"))
+            bf16_cell = f" {bf16['min_ms']:.3f} " if bf16 else " "
             lines.append(f"| {label} | {runtime} | {fp32['min_ms']:.3f} | {int8['min_ms']:.3f} | "
-                         f"x{fp32['min_ms'] / int8['min_ms']:.2f} | {bf16['min_ms']:.3f} |" if bf16 else
-                         f"| {label} | {runtime} | {fp32['min_ms']:.3f} | {int8['min_ms']:.3f} | "
-                         f"x{fp32['min_ms'] / int8['min_ms']:.2f} | |")
+                         f"x{fp32['min_ms'] / int8['min_ms']:.2f} |{bf16_cell}|")
     return "\n".join(lines) + "\n"
 
 
