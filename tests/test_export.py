@@ -295,7 +295,12 @@ def test_tflite_fast_conversion_is_checked_and_redone_strictly_when_it_differs(t
     calib = np.random.default_rng(0).standard_normal((2, 3, 16, 12)).astype(np.float32)
     strict_flags = []
     real_run = formats._run_onnx2tf
-    monkeypatch.setattr(formats, "_run_onnx2tf", lambda kw: (strict_flags.append(kw.get("disable_strict_mode", False)), real_run(kw))[1])
+
+    def recording_run(kw):
+        strict_flags.append(kw.get("disable_strict_mode", False))
+        real_run(kw)
+
+    monkeypatch.setattr(formats, "_run_onnx2tf", recording_run)
 
     # The fast conversion matches ONNX Runtime, so it is kept: onnx2tf runs once.
     fast = formats.onnx_to_tflite(src, {"fp32": tmp_path / "fast.tflite"}, calib, {"fp32": {}})
