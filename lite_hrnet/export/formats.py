@@ -226,7 +226,7 @@ def onnx_to_tflite(src: Path, out: Dict[str, Path], calib: Optional[np.ndarray],
     onnx2tf writes fp32 and fp16; int8 is quantized here from its SavedModel
     (:func:`_saved_model_to_int8`), as onnx2tf's int8 flag would also make four
     calibrated variants nobody uses. With the fast mode below, the demo model's
-    whole TFLite export takes 71 s here instead of 197 s.
+    whole TFLite export takes 48 s here instead of 145 s (benchmarks/export/tflite_export_time.md).
     """
     # TensorFlow's C++ start-up logs go straight to the terminal, past any Python redirection.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
