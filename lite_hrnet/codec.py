@@ -76,11 +76,13 @@ def _refinable(coords: np.ndarray, x_below: int, y_below: int):
 
 
 def refine_default(heatmaps: np.ndarray, coords: np.ndarray) -> np.ndarray:
-    """Move each arg-max a quarter pixel toward the higher neighbour (mmpose 'default').
+    """Move each arg-max a quarter pixel toward the higher neighbour (mmpose 1.x 'default').
 
     The shift applies per axis, by the sign of the difference of the two
-    neighbours, only where ``1 < x < W - 1`` and ``1 < y < H - 1`` (mmpose's
-    bounds, which leave column/row 1 unrefined as well as the border).
+    neighbours, with mmpose 1.x's bounds (``refine_keypoints``): x is refined
+    where ``1 < x < W - 1`` and ``0 < y < H``, y where ``1 < y < H - 1`` and
+    ``0 < x < W``. (mmpose 0.x refined neither axis unless both were inside;
+    1.x moves keypoints on the border rows and columns along the border.)
 
     Args:
         heatmaps: N x K x H x W.
@@ -91,14 +93,18 @@ def refine_default(heatmaps: np.ndarray, coords: np.ndarray) -> np.ndarray:
     """
     heatmaps = _check_heatmaps(heatmaps)
     n, k, h, w = heatmaps.shape
-    out, (ni, ki, x, y) = _refinable(coords, x_below=w - 1, y_below=h - 1)
-    if not len(ni):
-        return out
+    out = np.array(coords, dtype=np.float32, copy=True)
+    px = out[..., 0].astype(np.int64)
+    py = out[..., 1].astype(np.int64)
     hm = heatmaps.astype(np.float32, copy=False)
-    dx = hm[ni, ki, y, x + 1] - hm[ni, ki, y, x - 1]
-    dy = hm[ni, ki, y + 1, x] - hm[ni, ki, y - 1, x]
-    out[ni, ki, 0] += np.sign(dx) * 0.25
-    out[ni, ki, 1] += np.sign(dy) * 0.25
+    for axis, ok, step in (
+        (0, (px > 1) & (px < w - 1) & (py > 0) & (py < h), (1, 0)),
+        (1, (py > 1) & (py < h - 1) & (px > 0) & (px < w), (0, 1)),
+    ):
+        ni, ki = np.nonzero(ok)
+        x, y = px[ok], py[ok]
+        diff = hm[ni, ki, y + step[1], x + step[0]] - hm[ni, ki, y - step[1], x - step[0]]
+        out[ni, ki, axis] += np.sign(diff) * 0.25
     return out
 
 

@@ -52,6 +52,30 @@ def test_quarter_shift_skips_the_border_columns_as_mmpose():
     assert refine_default(hm, coords)[0, 0, 0] == 2.25
 
 
+def test_quarter_shift_follows_mmpose_1x_bounds_per_axis_on_the_border():
+    # mmpose 1.x refine_keypoints: x moves where 1 < x < W-1 and 0 < y < H, y where 1 < y < H-1 and 0 < x < W.
+    h, w = 8, 6
+    cases = {  # (x, y) arg-max -> expected refined (x, y), the larger neighbour always at +1
+        (3, 7): (3.25, 7.0),   # bottom row: x refined, y not (0.x refined neither)
+        (3, 0): (3.0, 0.0),    # top row: y = 0 is not 0 < y, so x is not refined either
+        (0, 4): (0.0, 4.0),    # left column: x = 0 fails 0 < x for y
+        (5, 4): (5.0, 4.25),   # right column: y refined, x not
+        (1, 4): (1.0, 4.25),   # column 1: x not refined (1 < x), y is
+        (3, 1): (3.25, 1.0),   # row 1: x refined, y not
+        (3, 4): (3.25, 4.25),  # interior: both
+    }
+    for (x, y), expected in cases.items():
+        hm = np.zeros((1, 1, h, w), np.float32)
+        hm[0, 0, y, x] = 1.0
+        if x + 1 < w:
+            hm[0, 0, y, x + 1] = 0.5
+        if y + 1 < h:
+            hm[0, 0, y + 1, x] = 0.5
+        coords, _ = get_max_preds(hm)
+        assert coords[0, 0].tolist() == [x, y]
+        assert refine_default(hm, coords)[0, 0].tolist() == list(expected), (x, y)
+
+
 def test_decode_recovers_subpixel_location_and_dark_beats_default():
     rng = np.random.default_rng(0)
     truth = np.stack([rng.uniform(8, 40, 40), rng.uniform(8, 56, 40)], axis=1)
