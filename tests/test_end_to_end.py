@@ -1,0 +1,190 @@
+"""End-to-end model files (uint8 RGB crop in, N x K x 3 keypoints out): decoding graph, files, checks.
+
+The decoding inside the files is tested on crafted heatmaps: tiny "plain" ONNX and TFLite
+files whose output is a constant set of heatmaps, with maxima on the borders, next to
+them, on ties and with equal neighbours, compared with :mod:`lite_hrnet.codec` and with
+values worked out by hand from mmpose 1.x's rule. The demo model's real files are checked
+once against decoding their plain files.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+from lite_hrnet import metadata as md  # noqa: E402
+from lite_hrnet.export import end_to_end as e2e  # noqa: E402
+from lite_hrnet.specs import get_model_spec  # noqa: E402
+
+DEMO_NAME = "litehrnet_18_coco_128x96"
+SPEC = get_model_spec(DEMO_NAME)
+IN_H, IN_W = SPEC.input_size  # 128 x 96
+H, W = SPEC.heatmap_size  # 32 x 24
+K = SPEC.num_joints
+
+
+def crafted_heatmaps():
+    """4 x K x H x W heatmaps (low noise plus one peak per joint) and, for some joints, the
+    expected (x, y) in input-crop pixels worked out by hand with mmpose 1.x's rule:
+    x moves where 1 < x < W-1 and y > 0, y where 1 < y < H-1 and x > 0, a quarter
+    heatmap pixel toward the higher neighbour; input-crop pixels are heatmap pixels x 4."""
+    rng = np.random.default_rng(0)
+    maps = rng.uniform(0.0, 0.1, size=(4, K, H, W)).astype(np.float32)
+    expected = {}
+
+    def peak(n, k, x, y, right=0.5, left=0.3, below=0.5, above=0.3):
+        maps[n, k, y, x] = 1.0
+        if x + 1 < W:
+            maps[n, k, y, x + 1] = right
+        if x - 1 >= 0:
+            maps[n, k, y, x - 1] = left
+        if y + 1 < H:
+            maps[n, k, y + 1, x] = below
+        if y - 1 >= 0:
+            maps[n, k, y - 1, x] = above
+
+    cases = [
+        # (x, y, neighbours, expected heatmap (x, y))
+        (10, 12, {}, (10.25, 12.25)),  # inside: toward the right and lower neighbours
+        (10, 12, dict(right=0.2, below=0.1), (9.75, 11.75)),  # toward the left and upper ones
+        (10, 12, dict(right=0.3, left=0.3), (10.0, 12.25)),  # equal x neighbours: x stays
+        (0, 12, {}, (0.0, 12.0)),  # x = 0: no x move, and no y move (needs x > 0)
+        (1, 12, {}, (1.0, 12.25)),  # x = 1: no x move (needs x > 1), y moves
+        (W - 2, 12, {}, (W - 2 + 0.25, 12.25)),  # x = W-2 still moves
+        (W - 1, 12, {}, (W - 1, 12.25)),  # x = W-1: no x move, y moves
+        (10, 0, {}, (10.0, 0.0)),  # y = 0: no y move, and no x move (needs y > 0)
+        (10, 1, {}, (10.25, 1.0)),  # y = 1: x moves, y does not
+        (10, H - 2, {}, (10.25, H - 2 + 0.25)),
+        (10, H - 1, {}, (10.25, H - 1)),  # last row: mmpose 1.x moves x along the border
+        (0, 0, {}, (0.0, 0.0)),
+        (W - 1, H - 1, {}, (W - 1, H - 1)),
+    ]
+    for k, (x, y, neighbours, want) in enumerate(cases):
+        peak(0, k, x, y, **neighbours)
+        expected[(0, k)] = (want[0] * 4, want[1] * 4)
+    # A tie: the first maximum in row-major order wins (y = 5 before y = 20).
+    peak(1, 0, 15, 20)
+    peak(1, 0, 7, 5, right=0.2, below=0.1)
+    expected[(1, 0)] = (6.75 * 4, 4.75 * 4)
+    # A map with no positive value keeps its arg-max (the codec's convention); its score is negative.
+    maps[1, 1] -= 2.0
+    # Random peaks everywhere else, on borders too.
+    for n in range(1, 4):
+        for k in range(2, K):
+            peak(n, k, int(rng.integers(0, W)), int(rng.integers(0, H)), *rng.uniform(0, 1, 4))
+    return maps, expected
+
+
+def constant_onnx(path, heatmaps: np.ndarray):
+    """A plain-looking ONNX file (N x 3 x H x W float32 in) whose output is always ``heatmaps``."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    n = heatmaps.shape[0]
+    nodes = [
+        helper.make_node("ReduceMean", ["input"], ["avg"], keepdims=1),
+        helper.make_node("Mul", ["avg", "zero"], ["nothing"]),
+        helper.make_node("Add", ["maps", "nothing"], ["heatmaps"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "constant", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [n, 3, IN_H, IN_W])],
+        [helper.make_tensor_value_info("heatmaps", TensorProto.FLOAT, list(heatmaps.shape))],
+        [numpy_helper.from_array(heatmaps, "maps"), numpy_helper.from_array(np.zeros((1,), np.float32), "zero")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    md.write_onnx_metadata(model, dict(SPEC.metadata(), format="onnx", precision="fp32", layout="NCHW", batch=n))
+    onnx.save(model, str(path))
+    return path
+
+
+def constant_tflite(path, heatmaps: np.ndarray):
+    """A plain-looking TFLite file (N x H x W x 3 float32 in, NHWC heatmaps out) whose output is always ``heatmaps``."""
+    pytest.importorskip("ai_edge_litert")
+    schema = md.tflite_schema() if hasattr(md, "tflite_schema") else md._tflite_schema()
+    model = schema.ModelT()
+    model.version = 3
+    model.buffers = [schema.BufferT()]
+    model.operatorCodes = []
+    graph = schema.SubGraphT()
+    graph.tensors, graph.operators = [], []
+    model.subgraphs = [graph]
+    edit = e2e._TFLiteEditor(model)
+    n = heatmaps.shape[0]
+    pixels = edit.tensor("input", [n, IN_H, IN_W, 3], np.float32)
+    avg = edit.out("MEAN", "avg", [n, 1, 1, 1], np.float32, [pixels, edit.const("axes", [1, 2, 3], np.int32)],
+                   "ReducerOptions", keepDims=True)
+    nothing = edit.out("MUL", "nothing", [n, 1, 1, 1], np.float32, [avg, edit.const("zero", [0.0], np.float32)], "MulOptions")
+    maps = edit.const("maps", heatmaps.transpose(0, 2, 3, 1), np.float32)
+    out = edit.out("ADD", "heatmaps", [n, H, W, K], np.float32, [maps, nothing], "AddOptions")
+    graph.inputs, graph.outputs = [pixels], [out]
+    meta = dict(SPEC.metadata(), format="tflite", precision="fp32", layout="NHWC", batch=n)
+    path.write_bytes(md.write_tflite_metadata(md.pack_tflite(model), meta))
+    return path
+
+
+def crops(n: int) -> np.ndarray:
+    return np.random.default_rng(1).integers(0, 256, size=(n, IN_H, IN_W, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "tflite"])
+def test_decoding_inside_the_file_follows_the_codec_and_mmpose_1x_on_borders_ties_and_flat_neighbours(tmp_path, fmt):
+    heatmaps, expected = crafted_heatmaps()
+    if fmt == "onnx":
+        plain = constant_onnx(tmp_path / "plain.onnx", heatmaps)
+        made = e2e.onnx_end_to_end(plain, tmp_path / "e2e.onnx")
+    else:
+        plain = constant_tflite(tmp_path / "plain.tflite", heatmaps)
+        made = e2e.tflite_end_to_end(plain, tmp_path / "e2e.tflite")
+    got = e2e.run_end_to_end(made, crops(len(heatmaps)))
+    assert got.shape == (4, K, 3) and got.dtype == np.float32
+    for (n, k), xy in expected.items():
+        assert tuple(got[n, k, :2]) == pytest.approx(xy, abs=0), (n, k)
+    np.testing.assert_array_equal(got, e2e.decode_to_crop(heatmaps, (IN_H, IN_W)))
+    np.testing.assert_array_equal(got[..., 2], heatmaps.reshape(4, K, -1).max(axis=2))
+    assert got[1, 1, 2] < 0  # a non-positive map keeps its location and reports its maximum
+    parity = e2e.check_end_to_end(made, plain, [c[:, :, ::-1] for c in crops(len(heatmaps))])
+    assert parity.passed and parity.argmax_mismatches == 0 and parity.max_shift_px == 0.0
+
+
+def test_decode_to_crop_maps_heatmap_pixels_as_the_pipeline_maps_a_box_that_is_the_crop():
+    heatmaps = np.zeros((1, 2, H, W), np.float32)
+    heatmaps[0, 0, 7, 5] = 1.0  # neighbours equal: no shift
+    heatmaps[0, 1, 3, 20], heatmaps[0, 1, 3, 21] = 2.0, 1.0
+    got = e2e.decode_to_crop(heatmaps, (IN_H, IN_W))
+    np.testing.assert_allclose(got[0], [[5 * 4, 7 * 4, 1.0], [20.25 * 4, 3 * 4, 2.0]])
+
+
+def test_metadata_says_end_to_end_and_what_the_output_holds(tmp_path):
+    heatmaps, _ = crafted_heatmaps()
+    made = e2e.onnx_end_to_end(constant_onnx(tmp_path / "plain.onnx", heatmaps), tmp_path / "e2e.onnx")
+    meta = md.read_metadata(made)
+    assert meta["end_to_end"] is True and meta["layout"] == "NHWC" and meta["input_dtype"] == "uint8"
+    assert meta["output"] == "keypoints" and "N x K x 3" in meta["output_description"]
+    assert meta["model_name"] == DEMO_NAME and meta["keypoint_names"] == list(SPEC.joints.keypoint_names)
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(made), providers=["CPUExecutionProvider"])
+    (inp,), (out,) = session.get_inputs(), session.get_outputs()
+    assert (inp.name, inp.type, inp.shape) == ("input", "tensor(uint8)", [4, IN_H, IN_W, 3])
+    assert (out.name, out.type, out.shape) == ("keypoints", "tensor(float)", [4, K, 3])
+
+
+def test_names_and_bad_inputs(tmp_path):
+    assert e2e.e2e_path(tmp_path, "m", "onnx") == tmp_path / "m_e2e.onnx"
+    assert e2e.e2e_path(tmp_path, "m", "tflite", "int8") == tmp_path / "m_e2e_int8.tflite"
+    with pytest.raises(ValueError, match="fp32 only"):
+        e2e.e2e_path(tmp_path, "m", "onnx", "fp16")
+    with pytest.raises(ValueError, match="openvino"):
+        e2e.e2e_path(tmp_path, "m", "openvino")
+    heatmaps, _ = crafted_heatmaps()
+    made = e2e.onnx_end_to_end(constant_onnx(tmp_path / "plain.onnx", heatmaps), tmp_path / "e2e.onnx")
+    with pytest.raises(ValueError, match="e2e.onnx"):  # already end to end: its input is not N x 3 x H x W
+        e2e.onnx_end_to_end(made, tmp_path / "again.onnx")
+    with pytest.raises(ValueError, match="uint8 RGB"):
+        e2e.run_end_to_end(made, crops(4).astype(np.float32))
+    with pytest.raises(ValueError, match="RGB crops"):
+        e2e.e2e_metadata(dict(SPEC.metadata(), color_order="BGR"))
