@@ -25,13 +25,14 @@ from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple, Unio
 
 import numpy as np
 
+from ..formats import get_format
 from ..metadata import REQUIRED_FIELDS, MetadataError
 from ..specs import ModelSpec, get_model_spec
 
 SpecLike = Union[ModelSpec, str, Mapping[str, Any]]
 
 __all__ = [
-    "Backend", "CallableBackend", "ModelFileError", "RuntimeInfo", "SpecLike",
+    "Backend", "CallableBackend", "FileBackend", "ModelFileError", "RuntimeInfo", "SpecLike",
     "check_batch", "check_threads", "existing_file", "first_line", "metadata_from_spec", "missing_extra",
 ]
 
@@ -46,6 +47,7 @@ def missing_extra(what: str, extra: str) -> ImportError:
 
 
 def first_line(error: BaseException) -> str:
+    """The first line of an error's message (converters' messages can be long dumps), or its type's name when empty."""
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
 
@@ -217,6 +219,63 @@ class Backend:
         i = self.info
         return (f"{type(self).__name__}({self.name}, runtime={i.runtime} {i.version}, device={i.device}, "
                 f"precision={i.precision}, threads={i.threads}, path={i.path})")
+
+
+class FileBackend(Backend):
+    """A backend that runs one model file (ONNX Runtime, OpenVINO, TFLite): the opening they share.
+
+    The constructor imports the runtime (:meth:`_import_runtime`, ImportError naming
+    the extra), checks the file and ``threads``, then hands over to :meth:`_open`,
+    which sets ``metadata``, ``info`` and ``max_batch``.
+
+    Args:
+        path: the model file.
+        device: the runtime's device (see each backend).
+        threads: CPU threads for the runtime (None: its default).
+        precision: the precision to compute in, where the runtime can choose (see each backend).
+        spec: metadata to use when the file carries none (a file not exported by lite-hrnet).
+    """
+
+    #: the format's name in :data:`lite_hrnet.formats.FILE_FORMATS`
+    format_name: str = ""
+
+    def __init__(self, path: Union[str, os.PathLike], device: str = "cpu", threads: Optional[int] = None,
+                 precision: Optional[str] = None, spec: Optional[SpecLike] = None) -> None:
+        runtime = self._import_runtime()
+        self._open(runtime, existing_file(path), device, check_threads(threads), precision, spec)
+
+    def _import_runtime(self) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _open(self, runtime: Any, path: Path, device: str, threads: Optional[int], precision: Optional[str],
+              spec: Optional[SpecLike]) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _missing_runtime(self, what: str) -> ImportError:
+        return missing_extra(what, get_format(self.format_name).extra)
+
+    def _spec_metadata(self, path: Path, spec: Optional[SpecLike]) -> Dict[str, Any]:
+        """Metadata from ``spec`` for a file that carries none; MetadataError naming the file without one."""
+        if spec is None:
+            raise MetadataError(
+                f"{path}: no lite-hrnet metadata (not exported by lite-hrnet?); pass spec=/--model-name to use it anyway"
+            )
+        return metadata_from_spec(spec, format=self.format_name, precision="fp32")
+
+    def _file_precision(self, precision: Optional[str], path: Path, runtime: str) -> str:
+        """The file's own precision, for a runtime that runs only that; ValueError when ``precision`` asks for another."""
+        file_precision = str(self.metadata.get("precision", "fp32"))
+        if precision is not None and str(precision).lower() != file_precision:
+            raise ValueError(
+                f"precision {precision!r} cannot be applied by {runtime}, which runs {path} as exported "
+                f"({file_precision}); export another precision, or use the OpenVINO backend for bf16"
+            )
+        return file_precision
+
+    def _file_info(self, runtime: str, version: str, device: str, precision: str, threads: Optional[int],
+                   path: Path) -> RuntimeInfo:
+        return RuntimeInfo(runtime=runtime, version=version, device=device, precision=precision, threads=threads,
+                           batch=self.max_batch, path=str(path), thread_safe=self.thread_safety)
 
 
 class CallableBackend(Backend):

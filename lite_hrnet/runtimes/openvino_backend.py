@@ -7,17 +7,14 @@ share a request and need no lock.
 
 from __future__ import annotations
 
-import os
 import queue
-from typing import Any, Dict, Optional, Union
+from pathlib import Path
+from typing import Any, Dict, Optional
 
 import numpy as np
 
-from ..metadata import METADATA_KEY, MetadataError, parse_metadata
-from .base import (
-    Backend, ModelFileError, RuntimeInfo, SpecLike, check_threads, existing_file, first_line,
-    metadata_from_spec, missing_extra,
-)
+from ..metadata import METADATA_KEY, parse_metadata
+from .base import FileBackend, ModelFileError, SpecLike, first_line
 
 _DEVICES = {"cpu": "CPU", "gpu": "GPU", "npu": "NPU", "auto": "AUTO"}
 # user-facing precision names -> OpenVINO element type names, and back
@@ -25,15 +22,7 @@ _PRECISION_HINTS = {"fp32": "f32", "f32": "f32", "bf16": "bf16", "fp16": "f16", 
 _PRECISION_NAMES = {"f32": "fp32", "bf16": "bf16", "f16": "fp16", "i8": "int8", "u8": "int8"}
 
 
-def _import_openvino():
-    try:
-        import openvino
-    except ImportError:
-        raise missing_extra("openvino (for .xml models)", "openvino") from None
-    return openvino
-
-
-class OpenVINOBackend(Backend):
+class OpenVINOBackend(FileBackend):
     """Runs an OpenVINO IR pose model.
 
     Args:
@@ -50,17 +39,17 @@ class OpenVINOBackend(Backend):
     thread_safety = "safe: every call uses its own InferRequest from a pool"
     exact_batch = True
 
-    def __init__(
-        self,
-        path: Union[str, os.PathLike],
-        device: str = "cpu",
-        threads: Optional[int] = None,
-        precision: Optional[str] = None,
-        spec: Optional[SpecLike] = None,
-    ) -> None:
-        ov = _import_openvino()
-        path = existing_file(path)
-        threads = check_threads(threads)
+    format_name = "openvino"
+
+    def _import_runtime(self) -> Any:
+        try:
+            import openvino
+        except ImportError:
+            raise self._missing_runtime("openvino (for .xml models)") from None
+        return openvino
+
+    def _open(self, ov: Any, path: Path, device: str, threads: Optional[int], precision: Optional[str],
+              spec: Optional[SpecLike]) -> None:
         weights = path.with_suffix(".bin")
         if not weights.is_file():
             raise FileNotFoundError(f"OpenVINO weights not found: {weights} (the .bin that belongs to {path})")
@@ -87,11 +76,8 @@ class OpenVINOBackend(Backend):
         except Exception as e:
             raise ValueError(f"{path}: OpenVINO cannot compile the model for {ov_device} with {config}: {first_line(e)}") from None
         self._requests: "queue.SimpleQueue" = queue.SimpleQueue()
-        self.info = RuntimeInfo(
-            runtime="openvino", version=ov.__version__.split("-")[0], device=self._property("EXECUTION_DEVICES", ov_device),
-            precision=self._precision(), threads=self._threads(threads), batch=self.max_batch, path=str(path),
-            thread_safe=self.thread_safety,
-        )
+        self.info = self._file_info("openvino", ov.__version__.split("-")[0], self._property("EXECUTION_DEVICES", ov_device),
+                                    self._precision(), self._threads(threads), path)
 
     @staticmethod
     def _device_name(device: str, core) -> str:
@@ -108,11 +94,7 @@ class OpenVINOBackend(Backend):
     def _read_metadata(self, model, path, spec: Optional[SpecLike]) -> Dict[str, Any]:
         if model.has_rt_info([METADATA_KEY]):
             return parse_metadata(model.get_rt_info([METADATA_KEY]).astype(str), path)
-        if spec is None:
-            raise MetadataError(
-                f"{path}: no lite-hrnet metadata (not exported by lite-hrnet?); pass spec=/--model-name to use it anyway"
-            )
-        return metadata_from_spec(spec, format="openvino", precision="fp32")
+        return self._spec_metadata(path, spec)
 
     def _check_io(self, model, path) -> None:
         if len(model.inputs) != 1:

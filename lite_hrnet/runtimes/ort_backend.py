@@ -6,16 +6,13 @@ Thread safety: an ``InferenceSession`` may be run from several threads at once
 
 from __future__ import annotations
 
-import os
-from typing import Any, Dict, List, Optional, Union
+from pathlib import Path
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from ..metadata import METADATA_KEY, MetadataError, parse_metadata
-from .base import (
-    Backend, ModelFileError, RuntimeInfo, SpecLike, check_threads, existing_file, first_line,
-    metadata_from_spec, missing_extra,
-)
+from ..metadata import METADATA_KEY, parse_metadata
+from .base import FileBackend, ModelFileError, SpecLike, first_line
 
 _DEVICES = {
     "cpu": ["CPUExecutionProvider"],
@@ -25,19 +22,11 @@ _DEVICES = {
 }
 
 
-def _import_ort():
-    try:
-        import onnxruntime
-    except ImportError:
-        raise missing_extra("onnxruntime (for .onnx models)", "ort") from None
-    return onnxruntime
-
-
 def _static(dim: Any) -> Optional[int]:
     return dim if isinstance(dim, int) and dim > 0 else None
 
 
-class OnnxRuntimeBackend(Backend):
+class OnnxRuntimeBackend(FileBackend):
     """Runs an ``.onnx`` pose model with onnxruntime.
 
     Args:
@@ -51,17 +40,17 @@ class OnnxRuntimeBackend(Backend):
 
     thread_safety = "safe: onnxruntime sessions support concurrent run() calls"
 
-    def __init__(
-        self,
-        path: Union[str, os.PathLike],
-        device: str = "cpu",
-        threads: Optional[int] = None,
-        precision: Optional[str] = None,
-        spec: Optional[SpecLike] = None,
-    ) -> None:
-        ort = _import_ort()
-        path = existing_file(path)
-        threads = check_threads(threads)
+    format_name = "onnx"
+
+    def _import_runtime(self) -> Any:
+        try:
+            import onnxruntime
+        except ImportError:
+            raise self._missing_runtime("onnxruntime (for .onnx models)") from None
+        return onnxruntime
+
+    def _open(self, ort: Any, path: Path, device: str, threads: Optional[int], precision: Optional[str],
+              spec: Optional[SpecLike]) -> None:
         key = str(device).lower()
         if key not in _DEVICES:
             raise ValueError(f"device {device!r} is not supported by onnxruntime; use one of {', '.join(_DEVICES)}")
@@ -83,27 +72,15 @@ class OnnxRuntimeBackend(Backend):
             raise ModelFileError(f"{path}: not a readable ONNX model ({first_line(e)})") from None
         self.metadata = self._read_metadata(path, spec)
         self._check_io(path)
-        file_precision = str(self.metadata.get("precision", "fp32"))
-        if precision is not None and str(precision).lower() != file_precision:
-            raise ValueError(
-                f"precision {precision!r} cannot be applied by onnxruntime, which runs {path} as exported "
-                f"({file_precision}); export another precision, or use the OpenVINO backend for bf16"
-            )
-        self.info = RuntimeInfo(
-            runtime="onnxruntime", version=ort.__version__, device=self.session.get_providers()[0],
-            precision=file_precision, threads=threads, batch=self.max_batch, path=str(path),
-            thread_safe=self.thread_safety,
-        )
+        file_precision = self._file_precision(precision, path, "onnxruntime")
+        self.info = self._file_info("onnxruntime", ort.__version__, self.session.get_providers()[0], file_precision,
+                                    threads, path)
 
     def _read_metadata(self, path, spec: Optional[SpecLike]) -> Dict[str, Any]:
         props = self.session.get_modelmeta().custom_metadata_map
         if METADATA_KEY in props:
             return parse_metadata(props[METADATA_KEY], path)
-        if spec is None:
-            raise MetadataError(
-                f"{path}: no lite-hrnet metadata (not exported by lite-hrnet?); pass spec=/--model-name to use it anyway"
-            )
-        return metadata_from_spec(spec, format="onnx", precision="fp32")
+        return self._spec_metadata(path, spec)
 
     def _check_io(self, path) -> None:
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()

@@ -12,17 +12,15 @@ one at a time; for parallelism, load one backend per thread.
 
 from __future__ import annotations
 
-import os
 import threading
-from typing import Any, Dict, Optional, Tuple, Union
+from pathlib import Path
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
+from ..formats import get_format
 from ..metadata import MetadataError, read_tflite_metadata
-from .base import (
-    Backend, ModelFileError, RuntimeInfo, SpecLike, check_threads, existing_file, first_line,
-    metadata_from_spec, missing_extra,
-)
+from .base import FileBackend, ModelFileError, SpecLike, first_line, missing_extra
 
 
 def import_interpreter() -> Tuple[Any, str, str]:
@@ -48,10 +46,10 @@ def import_interpreter() -> Tuple[Any, str, str]:
         return tf.lite.Interpreter, "tensorflow", tf.__version__
     except ImportError:
         pass
-    raise missing_extra("a TFLite interpreter (ai-edge-litert, for .tflite models)", "tflite")
+    raise missing_extra("a TFLite interpreter (ai-edge-litert, for .tflite models)", get_format("tflite").extra)
 
 
-class TFLiteBackend(Backend):
+class TFLiteBackend(FileBackend):
     """Runs a ``.tflite`` pose model (NHWC as exported by onnx2tf; the metadata's ``layout`` says).
 
     Args:
@@ -67,17 +65,14 @@ class TFLiteBackend(Backend):
 
     thread_safety = "guarded: the TFLite interpreter is not thread-safe, calls hold a lock and run one at a time"
 
-    def __init__(
-        self,
-        path: Union[str, os.PathLike],
-        device: str = "cpu",
-        threads: Optional[int] = None,
-        precision: Optional[str] = None,
-        spec: Optional[SpecLike] = None,
-    ) -> None:
-        Interpreter, runtime, version = import_interpreter()
-        path = existing_file(path)
-        threads = check_threads(threads)
+    format_name = "tflite"
+
+    def _import_runtime(self) -> Tuple[Any, str, str]:
+        return import_interpreter()
+
+    def _open(self, runtime: Tuple[Any, str, str], path: Path, device: str, threads: Optional[int],
+              precision: Optional[str], spec: Optional[SpecLike]) -> None:
+        Interpreter, runtime_name, version = runtime
         if str(device).lower() != "cpu":
             raise ValueError(f"device {device!r} is not supported by the TFLite backend; use device='cpu'")
         try:
@@ -93,25 +88,17 @@ class TFLiteBackend(Backend):
         self._in, self._out = inputs[0], outputs[0]
         self.metadata = self._read_metadata(path, spec)
         self._check_io(path)
-        file_precision = str(self.metadata.get("precision", "fp32"))
-        if precision is not None and str(precision).lower() != file_precision:
-            raise ValueError(f"precision {precision!r} cannot be applied to {path}, which runs as exported ({file_precision})")
-        self.info = RuntimeInfo(
-            runtime=runtime, version=version, device="cpu", precision=file_precision, threads=threads,
-            batch=self.max_batch, path=str(path), thread_safe=self.thread_safety,
-        )
+        file_precision = self._file_precision(precision, path, runtime_name)
+        self.info = self._file_info(runtime_name, version, "cpu", file_precision, threads, path)
 
     def _read_metadata(self, path, spec: Optional[SpecLike]) -> Dict[str, Any]:
         try:
             return read_tflite_metadata(path)
         except MetadataError:
-            if spec is None:
-                raise MetadataError(
-                    f"{path}: no lite-hrnet metadata (not exported by lite-hrnet?); pass spec=/--model-name to use it anyway"
-                ) from None
+            pass
+        meta = self._spec_metadata(path, spec)
         shape = list(self._in["shape"])
         layout = "NCHW" if len(shape) == 4 and shape[1] == 3 and shape[3] != 3 else "NHWC"
-        meta = metadata_from_spec(spec, format="tflite", precision="fp32")
         meta["layout"] = layout
         return meta
 
