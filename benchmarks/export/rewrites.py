@@ -83,17 +83,17 @@ def fully_delegable_for_xnnpack(model) -> int:
     """
     from onnx import helper, numpy_helper
 
-    from lite_hrnet.export.rewrite import _attribute, _nearest_power_of_two_steps, _shapes
+    from lite_hrnet.export.rewrite import node_attribute, nearest_power_of_two_steps, tensor_shapes
 
     graph = model.graph
-    shapes = _shapes(model)
+    shapes = tensor_shapes(model)
     constants = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
     nodes, replaced = [], 0
     for node in graph.node:
         channels = (shapes.get(node.input[0]) or [None, None])[1]
-        steps = _nearest_power_of_two_steps(node, constants) if node.op_type == "Resize" else 0
-        kernel = list(_attribute(node, "kernel_shape", [])) if node.op_type == "AveragePool" else []
-        if channels and kernel and list(_attribute(node, "strides", [1, 1])) == kernel and not any(_attribute(node, "pads", [0])):
+        steps = nearest_power_of_two_steps(node, constants) if node.op_type == "Resize" else 0
+        kernel = list(node_attribute(node, "kernel_shape", [])) if node.op_type == "AveragePool" else []
+        if channels and kernel and list(node_attribute(node, "strides", [1, 1])) == kernel and not any(node_attribute(node, "pads", [0])):
             weight = np.full((channels, 1, *kernel), 1.0 / (kernel[0] * kernel[1]), np.float32)
             graph.initializer.append(numpy_helper.from_array(weight, node.output[0] + "_pool_weight"))
             nodes.append(helper.make_node("Conv", [node.input[0], node.output[0] + "_pool_weight"], [node.output[0]],
@@ -127,13 +127,13 @@ def depthwise_padded_to_16(model) -> int:
     """
     from onnx import helper, numpy_helper
 
-    from lite_hrnet.export.rewrite import _attribute
+    from lite_hrnet.export.rewrite import node_attribute
 
     graph = model.graph
     weights = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
     nodes, replaced = [], 0
     for node in graph.node:
-        groups = _attribute(node, "group", 1)
+        groups = node_attribute(node, "group", 1)
         if node.op_type != "Conv" or groups == 1 or groups % 16 == 0 or node.input[1] not in weights:
             nodes.append(node)
             continue

@@ -8,6 +8,7 @@ import sys
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from ..runtimes.base import first_line
     from . import ExportError, export_model
 
     def progress(message: str) -> None:
@@ -23,8 +24,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     except ExportError as e:
         if e.report is not None:
             print(json.dumps(e.report.to_dict(), indent=2) if args.json else e.report.table())
-        first = str(e).splitlines()[0]
-        print(f"lite-hrnet export: error: {first}", file=sys.stderr)
+        print(f"lite-hrnet export: error: {first_line(e)}", file=sys.stderr)
         return 1
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.table())
     return 0
@@ -36,9 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", help="checkpoint path or registered weights name (default: random init)")
     p.add_argument("--formats", default="onnx", help="comma-separated: onnx,openvino,tflite (default: onnx)")
     p.add_argument("--precision", default="fp32", help="comma-separated: fp32,fp16,int8 (default: fp32)")
-    batch = p.add_mutually_exclusive_group()
-    batch.add_argument("--batch", type=int, choices=[1], default=1, help="static batch size (1)")
-    batch.add_argument("--dynamic-batch", action="store_true", help="dynamic batch dimension (ONNX, OpenVINO)")
+    p.add_argument("--dynamic-batch", action="store_true", help="dynamic batch dimension (ONNX, OpenVINO; default: batch 1)")
     p.add_argument("--calib", default=None, help="folder of calibration images, or 'synthetic' (default)")
     p.add_argument("--calib-count", type=int, default=32, help="calibration images to use (default 32)")
     p.add_argument("--out", default="exports", help="output folder (default: exports)")

@@ -18,17 +18,11 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from .. import metadata as md
+from ..runtimes.base import first_line
+from .errors import ExportError
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "heatmaps"
-
-
-class ExportError(RuntimeError):
-    """An export step that failed; the message says which file and why. ``report`` holds what was done."""
-
-    def __init__(self, message: str, report=None) -> None:
-        super().__init__(message)
-        self.report = report
 
 
 @contextlib.contextmanager
@@ -98,11 +92,10 @@ def _quiet_native():
 def export_onnx(model, input_size, path: Path, dynamic_batch: bool, meta: Dict) -> Path:
     """Export with torch.onnx (TorchScript exporter, opset 17), slim with onnxslim, embed metadata.
 
-    Why this exporter: measured here (torch 2.13, onnx2tf 1.28.8), the graph of
-    the dynamo exporter (opset 18+) converts to a TFLite file whose heatmaps are
-    off by 8% relative L2, while the TorchScript exporter's opset-17 graph
-    converts exactly (6e-6); both slim to the same ~1,100 ONNX nodes, and the
-    TorchScript path exports in half the time. Weights are embedded, so the
+    Why this exporter: the graph of the dynamo exporter (opset 18+) converts
+    through onnx2tf to a TFLite file whose heatmaps are visibly off, while the
+    TorchScript exporter's opset-17 graph converts exactly, and exports faster
+    (figures: benchmarks/export/README.md). Weights are embedded, so the
     result is one self-contained ``.onnx``. Where a future torch drops the
     TorchScript exporter, the dynamo exporter is used instead, with
     ``external_data=False``.
@@ -157,8 +150,8 @@ def onnx_to_int8(src: Path, path: Path, calib: np.ndarray, meta: Dict) -> Path:
 
     Unsigned activations (the U8S8 scheme ONNX Runtime's x86 kernels are built
     for) let every convolution fuse with its Q/DQ pair; with signed activations
-    about 120 of the 301 convolutions of Lite-HRNet-18 stayed unfused, with
-    ~1,400 standalone (de)quantize nodes, and ran about 1.7x slower.
+    many stayed unfused, between standalone (de)quantize nodes, and the file ran
+    slower (benchmarks/export/README.md).
     """
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
@@ -194,9 +187,9 @@ def onnx_to_openvino(src: Path, xml: Path, precision: str, calib: Optional[np.nd
     the files 12-25% slower.
 
     int8 uses NNCF's PERFORMANCE preset (symmetric activations; unsigned where
-    the calibration data is non-negative): with the MIXED preset's asymmetric
-    activations LH-18 ran 19% slower (28.9 vs 24.2 ms, benchmarks/export/rewrites.md),
-    for 0.012 AP more on the demo model (benchmarks/training/export_accuracy.md).
+    the calibration data is non-negative): the MIXED preset's asymmetric
+    activations ran slower for a sliver of AP (benchmarks/export/README.md,
+    benchmarks/training/export_accuracy.md).
     """
     import openvino as ov
 
@@ -225,8 +218,8 @@ def onnx_to_tflite(src: Path, out: Dict[str, Path], calib: Optional[np.ndarray],
     (it would shell out to ``onnxsim``), and signature defs are requested.
     onnx2tf writes fp32 and fp16; int8 is quantized here from its SavedModel
     (:func:`_saved_model_to_int8`), as onnx2tf's int8 flag would also make four
-    calibrated variants nobody uses. With the fast mode below, the demo model's
-    whole TFLite export takes 48 s here instead of 145 s (benchmarks/export/tflite_export_time.md).
+    calibrated variants nobody uses. Both, and the fast mode below, cut the
+    export time to a third (benchmarks/export/tflite_export_time.md).
     """
     # TensorFlow's C++ start-up logs go straight to the terminal, past any Python redirection.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -257,9 +250,9 @@ def onnx_to_tflite(src: Path, out: Dict[str, Path], calib: Optional[np.ndarray],
         try:
             os.chdir(work)
             # onnx2tf's strict mode re-runs the partial Keras model at every Reshape and Concat to
-            # choose layouts, which is quadratic: 3-4x the conversion time on Lite-HRNet. Its fast
-            # mode can choose a wrong layout (LH-18 at 256x192: 6.7e-3 off), so the fast file is
-            # kept only if it matches ONNX Runtime on a sample; otherwise convert again strictly.
+            # choose layouts, which is quadratic in the graph. Its fast mode can choose a wrong
+            # layout (LH-18 at 256x192, benchmarks/export/README.md), so the fast file is kept
+            # only if it matches ONNX Runtime on a sample; otherwise convert again strictly.
             try:
                 _run_onnx2tf(dict(kwargs, disable_strict_mode=True))
                 fast_ok = tflite_matches_onnx(work / "tf" / "model_float32.tflite", src, sample[:1] if calib is not None else None)
@@ -364,7 +357,7 @@ def _saved_model_to_int8(saved_model: Path, calib_nhwc: np.ndarray) -> bytes:
         with _quiet_native(), _quiet():
             data = converter.convert()
     except Exception as e:  # the converter's messages are long MLIR dumps: keep the first line
-        raise ExportError(f"TFLite int8 conversion failed: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}") from None
+        raise ExportError(f"TFLite int8 conversion failed: {first_line(e)}") from None
     return data
 
 
@@ -395,7 +388,7 @@ def raise_tiny_quant_scales(model, min_scale: float = 1e-5) -> int:
     Such a tensor only ever holds zeros on that data, so a larger scale costs
     nothing in accuracy. Returns the number of scales raised.
     """
-    schema = md._tflite_schema()
+    schema = md.tflite_schema()
     changed = 0
     for subgraph in model.subgraphs or []:
         for tensor in subgraph.tensors or []:

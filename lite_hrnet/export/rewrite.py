@@ -8,22 +8,20 @@ in float32 (products with 1.0 plus sums of exact zeros, or copies of values);
 only the runtime's own fusions around the new nodes may order float additions
 differently. The exported file is checked against PyTorch with the same limits.
 
-Measured on the 2-core Xeon of benchmarks/ (LH-18, 256x192, one thread,
-minimum latency of 48 interleaved calls; benchmarks/export/rewrites.md and the
-script beside it):
+Which rewrite each runtime gets was decided by timing every variant
+(``benchmarks/export/rewrites.py``; the figures are in benchmarks/export/README.md):
 
 * ``channel_shuffle_as_conv``, used for OpenVINO: its ShuffleChannels kernel
-  reorders out of the blocked nChw16c layout and back on each of the 49 calls;
-  a 1x1 convolution with a 0/1 permutation matrix stays blocked and runs on
-  AMX. Default precision (bf16 here) 27.0 -> 21.9 ms, f32 32.2 -> 28.4 ms,
-  NNCF int8 32.2 -> 24.2 ms. ONNX Runtime (fp32 28.3 -> 36.7 ms) and XNNPACK
-  (25.8 -> 31.0 ms) run it slower than the shuffle.
+  reorders out of the blocked nChw16c layout and back on each call; a 1x1
+  convolution with a 0/1 permutation matrix stays blocked, and the files run
+  faster at every precision. ONNX Runtime and XNNPACK run it slower than the
+  shuffle.
 * ``nearest_upsample_as_depth_to_space``, used by nobody yet: XNNPACK has no
-  nearest-neighbour resize, so each of the 58 upsamplings leaves the delegated
-  graph; as Concat + DepthToSpace the fp32 TFLite file runs 8% faster (23.8
-  vs 25.8 ms), but TensorFlow's int8 converter then rejects the graph (a
-  strided slice feeding the 4-way concat breaks its same-scale rule), and one
-  onnx2tf run makes all precisions. Kept, tested, for a later fp32-only path.
+  nearest-neighbour resize, so each upsampling leaves the delegated graph; as
+  Concat + DepthToSpace the fp32 TFLite file runs faster, but TensorFlow's int8
+  converter then rejects the graph (a strided slice feeding the 4-way concat
+  breaks its same-scale rule), and one onnx2tf run makes all precisions. Kept,
+  tested, for a later fp32-only path.
 
 ONNX Runtime gets the plain graph: it runs neither rewrite faster.
 """
@@ -35,7 +33,7 @@ from typing import Dict, List
 import numpy as np
 
 
-def _shapes(model) -> Dict[str, List]:
+def tensor_shapes(model) -> Dict[str, List]:
     """Shapes (dims as ints, or None when symbolic) of every tensor shape inference can type.
 
     ONNX Runtime's symbolic shape inference is used first: with a dynamic batch
@@ -70,7 +68,8 @@ def _remove_dead_nodes(graph) -> None:
         graph.node.extend(live)
 
 
-def _attribute(node, name: str, default=None):
+def node_attribute(node, name: str, default=None):
+    """The value of ONNX ``node``'s attribute ``name``, or ``default`` when it has none."""
     import onnx
 
     for attribute in node.attribute:
@@ -104,13 +103,13 @@ def channel_shuffle_as_conv(model) -> int:
     from onnx import helper, numpy_helper
 
     graph = model.graph
-    shapes = _shapes(model)
+    shapes = tensor_shapes(model)
     producers = {out: node for node in graph.node for out in node.output}
     consumers = _consumers(model)
     graph_outputs = {o.name for o in graph.output}
     dropped, replacement = set(), {}
     for node in graph.node:
-        if node.op_type != "Transpose" or list(_attribute(node, "perm", [])) != [0, 2, 1, 3, 4]:
+        if node.op_type != "Transpose" or list(node_attribute(node, "perm", [])) != [0, 2, 1, 3, 4]:
             continue
         unflatten = producers.get(node.input[0])
         # Besides the flattening Reshape, a dynamic-batch graph reads the shape of these tensors (Shape nodes).
@@ -161,12 +160,12 @@ def nearest_upsample_as_depth_to_space(model) -> int:
     constants = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
     for node in graph.node:
         if node.op_type == "Constant" and node.output:
-            value = _attribute(node, "value")
+            value = node_attribute(node, "value")
             if value is not None:
                 constants[node.output[0]] = numpy_helper.to_array(value)
     nodes, replaced = [], 0
     for node in graph.node:
-        steps = _nearest_power_of_two_steps(node, constants) if node.op_type == "Resize" else 0
+        steps = nearest_power_of_two_steps(node, constants) if node.op_type == "Resize" else 0
         if not steps:
             nodes.append(node)
             continue
@@ -184,11 +183,11 @@ def nearest_upsample_as_depth_to_space(model) -> int:
     return replaced
 
 
-def _nearest_power_of_two_steps(node, constants: Dict[str, np.ndarray]) -> int:
+def nearest_power_of_two_steps(node, constants: Dict[str, np.ndarray]) -> int:
     """k when ``node`` is a nearest Resize of N x C x H x W by 2^k on both spatial axes (k >= 1), else 0."""
-    if (_attribute(node, "mode", b"nearest") != b"nearest"
-            or _attribute(node, "coordinate_transformation_mode", b"half_pixel") != b"asymmetric"
-            or _attribute(node, "nearest_mode", b"round_prefer_floor") != b"floor"):
+    if (node_attribute(node, "mode", b"nearest") != b"nearest"
+            or node_attribute(node, "coordinate_transformation_mode", b"half_pixel") != b"asymmetric"
+            or node_attribute(node, "nearest_mode", b"round_prefer_floor") != b"floor"):
         return 0
     scales = constants.get(node.input[2]) if len(node.input) > 2 and node.input[2] else None
     if scales is None or scales.shape != (4,) or list(scales[:2]) != [1.0, 1.0] or scales[2] != scales[3]:
