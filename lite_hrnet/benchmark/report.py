@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
+from .job import Measurement
+
 # The JSON/CSV columns every row has, in this order (extra columns follow).
 ROW_FIELDS = (
     "runtime", "runtime_version", "format", "precision", "precision_run", "threads", "batch", "status", "reason",
@@ -17,8 +19,8 @@ ROW_FIELDS = (
 
 
 @dataclass
-class BenchmarkRow:
-    """One combination of format, precision, runtime precision hint, threads and batch, and what it measured.
+class BenchmarkRow(Measurement):
+    """One combination of format, precision, runtime precision hint, threads and batch: the :class:`Measurement` of it.
 
     Times are milliseconds; ``median_ms`` etc. time one runtime call on a batch of
     ``batch`` crops, ``predict_*_ms`` the whole ``PoseEstimator.predict`` (crop,
@@ -28,42 +30,14 @@ class BenchmarkRow:
     ``status`` is ok, failed or skipped; ``reason`` says why when not ok.
     """
 
-    runtime: str
-    runtime_version: str
-    format: str
-    precision: str
-    precision_run: Optional[str] = None
-    threads: Optional[int] = None
+    format: str = ""
+    precision: str = ""  # the file's precision
+    threads: Optional[int] = None  # as asked (None: the runtime's default)
     batch: int = 1
-    status: str = "ok"
-    reason: str = ""
-    size_mb: Optional[float] = None
-    load_ms: Optional[float] = None
-    first_ms: Optional[float] = None
-    median_ms: Optional[float] = None
-    p90_ms: Optional[float] = None
-    p99_ms: Optional[float] = None
-    min_ms: Optional[float] = None
-    throughput_pps: Optional[float] = None
-    peak_rss_mb: Optional[float] = None
-    rel_error: Optional[float] = None
-    kp_agreement: Optional[float] = None
-    predict_1p_ms: Optional[float] = None
-    predict_8p_ms: Optional[float] = None
-    # ---- beyond the fixed schema
     precision_hint: Optional[str] = None  # OpenVINO's INFERENCE_PRECISION_HINT as asked (default, f32, bf16, f16)
-    threads_applied: Optional[int] = None  # as read back from the runtime
-    threads_source: str = ""  # where threads_applied was read
-    os_threads: Optional[int] = None  # threads the process had after timing (kernel count)
-    runs: Optional[int] = None
-    mean_ms: Optional[float] = None
-    max_ms: Optional[float] = None
-    rss_base_mb: Optional[float] = None  # RSS high-water mark before the model was loaded
-    rss_source: str = ""  # how the peak RSS was read (VmHWM of a fresh process, or reset before the row)
-    mean_shift_px: Optional[float] = None  # mean keypoint shift against PyTorch, input-crop pixels
+    size_mb: Optional[float] = None  # the file and its companions
     x_floor: Optional[float] = None  # median per image / the compute floor at the threads applied
     path: str = ""
-    notes: List[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -76,7 +50,15 @@ class BenchmarkRow:
         return f"{self.format} {prec} t{self.threads_applied or self.threads or '-'} b{self.batch}"
 
     def to_dict(self) -> Dict[str, Any]:
-        return asdict(self)
+        """The row's fields, those of :data:`ROW_FIELDS` first and in that order."""
+        data = asdict(self)
+        return {**{k: data.pop(k) for k in ROW_FIELDS}, **data}
+
+    @classmethod
+    def columns(cls) -> List[str]:
+        """The field names in :meth:`to_dict` order: the CSV header."""
+        names = [f.name for f in fields(cls)]
+        return list(ROW_FIELDS) + [n for n in names if n not in ROW_FIELDS]
 
 
 def _fmt(value: Optional[float], spec: str, none: str = "-") -> str:
@@ -227,9 +209,8 @@ class BenchmarkReport:
 
     def write_csv(self, path: Union[str, Path]) -> Path:
         path = _writable(path, "--csv")
-        names = [f.name for f in fields(BenchmarkRow)]
         with path.open("w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=names)
+            writer = csv.DictWriter(fh, fieldnames=BenchmarkRow.columns())
             writer.writeheader()
             for row in self.rows:
                 d = row.to_dict()

@@ -14,70 +14,19 @@ import json
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..formats import get_format
+from ..runtimes.base import first_line
+from .job import Job, Measurement
 from .timing import summarize, time_calls
 
 # Frame used to time the whole PoseEstimator.predict (its content does not change the work done).
 FRAME_SIZE = (720, 1280)  # height, width
-
-
-@dataclass
-class Job:
-    """One combination to measure; JSON-serializable so that it can cross a process boundary."""
-
-    format: str  # torch, onnx, openvino, tflite
-    precision: str  # the file's precision (fp32, fp16, int8)
-    path: str  # the exported file, or the .pth checkpoint for torch
-    model_name: str
-    data: str  # .npz with 'check' (N x 3 x H x W inputs) and optionally 'reference' (fp32 PyTorch heatmaps)
-    threads: Optional[int] = 1
-    batch: int = 1
-    device: str = "cpu"
-    precision_hint: Optional[str] = None  # OpenVINO INFERENCE_PRECISION_HINT; None: the runtime's default
-    warmup: int = 10
-    runs: Optional[int] = 100
-    seconds: Optional[float] = None
-    predict_runs: Optional[int] = 20
-    predict_seconds: Optional[float] = None
-    stride: int = 4
-
-
-@dataclass
-class Measurement:
-    """What a job measured; ``status`` is ok or failed (with ``reason``)."""
-
-    status: str = "ok"
-    reason: str = ""
-    runtime: Optional[str] = None
-    runtime_version: Optional[str] = None
-    precision_run: Optional[str] = None
-    threads_applied: Optional[int] = None
-    threads_source: str = ""
-    os_threads: Optional[int] = None
-    load_ms: Optional[float] = None
-    first_ms: Optional[float] = None
-    runs: Optional[int] = None
-    median_ms: Optional[float] = None
-    p90_ms: Optional[float] = None
-    p99_ms: Optional[float] = None
-    min_ms: Optional[float] = None
-    max_ms: Optional[float] = None
-    mean_ms: Optional[float] = None
-    throughput_pps: Optional[float] = None
-    rss_base_mb: Optional[float] = None
-    peak_rss_mb: Optional[float] = None
-    rss_source: str = ""  # how peak_rss_mb was measured (see peak_rss_mb, reset_peak_rss)
-    rel_error: Optional[float] = None
-    kp_agreement: Optional[float] = None
-    mean_shift_px: Optional[float] = None
-    predict_1p_ms: Optional[float] = None
-    predict_8p_ms: Optional[float] = None
-    notes: List[str] = field(default_factory=list)
 
 
 def peak_rss_mb() -> Tuple[Optional[float], str]:
@@ -129,7 +78,7 @@ def preimport_runtime(fmt: str) -> None:
 
             import_interpreter()
         else:
-            importlib.import_module({"torch": "torch", "onnx": "onnxruntime", "openvino": "openvino"}[fmt])
+            importlib.import_module(get_format(fmt).runtime)
     except ImportError:
         pass  # load() raises the message that names the extra to install
 
@@ -181,11 +130,6 @@ def person_boxes(count: int, size: Tuple[int, int] = FRAME_SIZE) -> np.ndarray:
     boxes = [[c * bw + 0.2 * bw, r * bh + 0.05 * bh, c * bw + 0.8 * bw, r * bh + 0.95 * bh]
              for r in range(rows) for c in range(cols)][:count]
     return np.asarray(boxes, dtype=np.float32)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _timing_batch(check: np.ndarray, batch: int) -> np.ndarray:
@@ -260,7 +204,7 @@ def run_job(job: Job) -> Measurement:
             setattr(result, key, _time(lambda: estimator.predict(frame, boxes), job.predict_runs, job.predict_seconds))
         result.peak_rss_mb = peak_rss_mb()[0]
     except Exception as e:  # one combination failing must not stop the others
-        result.status, result.reason = "failed", _first_line(e)
+        result.status, result.reason = "failed", first_line(e)
     finally:
         if cv2_threads is not None:
             import cv2
