@@ -10,14 +10,9 @@ Conventions (those of mmpose's top-down models, which Lite-HRNet was trained wit
 - Images are H x W x 3 uint8 BGR (OpenCV's order); grayscale (H x W, H x W x 1)
   and BGRA (H x W x 4) images are converted.
 - Boxes are N x 4 ``(x1, y1, x2, y2)`` in image pixels, or N x 5 with a
-  detection score last. A box becomes a *center* and a *scale*: the scale (in
-  pixels here; mmpose 0.x stored it divided by 200) is the box widened to the
-  network's aspect ratio and padded by ``box_padding`` (1.25).
-- The crop ``[center - scale / 2, center + scale / 2]`` is warped to the input
-  size with ``cv2.warpAffine`` (bilinear, zero padding outside the image), so an
-  image point ``p`` lands at ``(p - center + scale / 2) * input_size / scale``.
-  Heatmap coordinates map back the same way with the heatmap size
-  (mmpose's ``transform_preds``): ``x_image = x_hm * scale_w / W_hm + center_x - scale_w / 2``.
+  detection score last. The crop geometry (box -> center and scale, the affine
+  crop, heatmap coordinates back to the image) is :mod:`lite_hrnet.geometry`'s;
+  the warp is bilinear with zero padding outside the image.
 - Keypoints are N x K x 2 ``(x, y)`` image pixels, scores N x K.
 - Boxes that lie entirely outside the image are skipped: the result then has
   fewer persons than boxes given, and ``PoseResult.box_indices`` says which
@@ -35,11 +30,13 @@ import cv2
 import numpy as np
 
 from .codec import decode_heatmaps, flip_heatmaps_back, flip_images
-from .geometry import box_to_center_scale, crop_matrix, heatmap_to_image, keypoints_to_boxes
+from .geometry import (
+    PADDING, box_to_center_scale, crop_matrix, heatmap_to_image, keypoints_to_boxes, normalize_crops, warp_crop,
+)
 from .runtimes import Backend, load
 
 __all__ = [
-    "PoseEstimator", "PoseResult", "PoseTracker", "box_to_center_scale", "check_boxes", "crop_matrix",
+    "IMAGE_SUFFIXES", "PoseEstimator", "PoseResult", "PoseTracker", "box_to_center_scale", "check_boxes", "crop_matrix",
     "draw_poses", "heatmap_to_image", "keypoints_to_boxes", "load_image", "person_score", "prepare_image",
     "to_coco_results",
 ]
@@ -184,7 +181,7 @@ class PoseEstimator:
         dark: bool = False,
         precision: Optional[str] = None,
         *,
-        box_padding: float = 1.25,
+        box_padding: float = PADDING,
         shift_heatmap: bool = True,
         model_name: Optional[str] = None,
         weights: Optional[Union[str, os.PathLike]] = None,
@@ -202,8 +199,8 @@ class PoseEstimator:
         self.box_padding = float(box_padding)
         self.shift_heatmap = bool(shift_heatmap)
         meta = self.backend.metadata
-        self.mean = np.asarray(meta["mean"], dtype=np.float32).reshape(1, 1, 1, 3)
-        self.std = np.asarray(meta["std"], dtype=np.float32).reshape(1, 1, 1, 3)
+        self.mean = tuple(float(v) for v in meta["mean"])
+        self.std = tuple(float(v) for v in meta["std"])
         self.rgb = str(meta.get("color_order", "RGB")).upper() == "RGB"
 
     # ------------------------------------------------------------------ metadata
@@ -247,13 +244,8 @@ class PoseEstimator:
         h, w = self.input_size
         crops = np.empty((len(centers), h, w, 3), dtype=np.uint8)
         for i, (c, s) in enumerate(zip(centers, scales)):
-            crops[i] = cv2.warpAffine(
-                image, crop_matrix(c, s, (h, w)), (w, h), flags=cv2.INTER_LINEAR,
-                borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0),
-            )
-        x = crops[..., ::-1] if self.rgb else crops
-        x = (x.astype(np.float32) - self.mean) / self.std
-        return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+            crops[i] = warp_crop(image, crop_matrix(c, s, (h, w)), (h, w))
+        return normalize_crops(crops, self.mean, self.std, self.rgb)
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         """Heatmaps of an N x 3 x H x W batch, with the flip test when enabled (one backend call)."""
@@ -263,6 +255,13 @@ class PoseEstimator:
         both = self.backend(np.concatenate([batch, flip_images(batch)], axis=0))
         flipped = flip_heatmaps_back(both[n:], self.flip_pairs, shift=self.shift_heatmap)
         return (both[:n] + flipped) * 0.5
+
+    def postprocess(
+        self, heatmaps: np.ndarray, centers: np.ndarray, scales: np.ndarray
+    ) -> Tuple[np.ndarray, np.ndarray]:
+        """N x K x 2 float32 keypoints in image pixels and N x K float32 scores of N x K x h x w heatmaps."""
+        coords, scores = decode_heatmaps(heatmaps, dark=self.dark)
+        return heatmap_to_image(coords, centers, scales, heatmaps.shape[2:]), scores.astype(np.float32)
 
     def predict(self, image: np.ndarray, boxes: Any = None, return_heatmaps: bool = False) -> PoseResult:
         """Keypoints of the persons in ``boxes`` (all of them in one batch).
@@ -280,10 +279,9 @@ class PoseEstimator:
             return PoseResult.empty(self.num_joints)
         centers, scales = self.centers_scales(kept)
         heatmaps = self.infer(self.preprocess(image, centers, scales))
-        coords, scores = decode_heatmaps(heatmaps, dark=self.dark)
-        keypoints = heatmap_to_image(coords, centers, scales, heatmaps.shape[2:])
+        keypoints, scores = self.postprocess(heatmaps, centers, scales)
         return PoseResult(
-            keypoints=keypoints, scores=scores.astype(np.float32), boxes=kept, box_scores=box_scores,
+            keypoints=keypoints, scores=scores, boxes=kept, box_scores=box_scores,
             box_indices=indices, heatmaps=heatmaps if return_heatmaps else None,
         )
 
@@ -494,8 +492,18 @@ def draw_poses(
     return canvas
 
 
+#: File suffixes read as images where a folder is searched for them (:func:`load_image` reads what OpenCV decodes).
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+
+
 def load_image(path: Union[str, os.PathLike]) -> np.ndarray:
-    """Read an image file as H x W x 3 uint8 BGR; FileNotFoundError / ValueError naming the file."""
+    """Read an image file as H x W x 3 uint8 BGR; FileNotFoundError / ValueError naming the file.
+
+    The one image reader of prediction, evaluation and training. Pixels come as
+    stored: an EXIF orientation tag is not applied, because COCO keypoints refer
+    to the stored pixel grid (the official HRNet loaders read with
+    ``IMREAD_IGNORE_ORIENTATION``). 16-bit images are scaled to 8 bits, alpha dropped.
+    """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"image not found: {path}")

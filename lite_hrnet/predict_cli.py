@@ -38,7 +38,6 @@ from typing import Any, Dict, List, Optional, Union
 
 import numpy as np
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
 
 
@@ -67,6 +66,8 @@ def resolve_inputs(inputs: List[str]) -> List[Source]:
         FileNotFoundError: an input that does not exist.
         ValueError: a folder without images, or a file of unknown type.
     """
+    from .pipeline import IMAGE_SUFFIXES
+
     sources: List[Source] = []
     images: List[Path] = []
     for text in inputs:

@@ -33,7 +33,7 @@ from typing import Callable, Dict, List, Optional, Tuple, Union
 import cv2
 import numpy as np
 
-from .pipeline import box_to_center_scale, crop_matrix
+from .geometry import apply_affine, box_to_center_scale, crop_matrix, warp_crop
 from .specs import COCO_JOINTS
 
 NUM_JOINTS = 17
@@ -576,10 +576,10 @@ def synthetic_person_crops(
         # The pipeline's own box -> crop affine, so calibration crops look like inference crops.
         centers, scales = box_to_center_scale(np.array([[x, y, x + w, y + h]]), iw / ih, padding)
         m = crop_matrix(centers[0], scales[0], input_size).astype(np.float32)
-        crop = cv2.warpAffine(img, m, (iw, ih), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        crop = warp_crop(img, m, input_size)
         kp = anns[0]["keypoints"].copy()
         labelled = kp[:, 2] > 0
-        kp[labelled, :2] = kp[labelled, :2] @ m[:, :2].T + m[:, 2]
+        kp[labelled, :2] = apply_affine(kp[labelled, :2], m)
         out.append((crop, kp))
     return out
 

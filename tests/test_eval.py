@@ -11,7 +11,7 @@ import pytest
 from conftest import cli
 from lite_hrnet.specs import COCO_JOINTS
 from lite_hrnet.train.dataset import CocoKeypoints, PersonRecord
-from lite_hrnet.train.evaluate import PersonPrediction, evaluate_coco, oks_nms, pck, to_coco_results
+from lite_hrnet.train.evaluate import PersonPrediction, evaluate_coco, nms_coco_results, oks_nms, pck
 
 pytest.importorskip("pycocotools")
 
@@ -80,7 +80,7 @@ def test_oks_nms_and_rescoring():
     far = PersonPrediction(rec, kp[:, :2] + 80, np.full(17, 0.1, np.float32), 0.5)
     keep = oks_nms([a, dup, far], np.array([0.9, 0.5, 0.05]), np.asarray(COCO_JOINTS.sigmas))
     assert keep == [0, 2]
-    res = to_coco_results([a, dup, far], COCO_JOINTS.sigmas)
+    res = nms_coco_results([a, dup, far], COCO_JOINTS.sigmas)
     assert [round(r["score"], 3) for r in res] == [0.9, 0.0]  # far: no joint above 0.2, score 0
     assert len(res[0]["keypoints"]) == 51
 
@@ -132,6 +132,7 @@ def test_demo_checkpoint_finds_synthetic_people(tmp_path):
 
 def test_crop_encode_decode_round_trip_scores_ap_1(coco_sample):
     """Target heatmaps fed back as network outputs decode to the annotated keypoints: crop, stride and un-crop agree."""
+    from lite_hrnet.pipeline import PoseEstimator
     from lite_hrnet.train.dataset import TopDownDataset
     from lite_hrnet.train.evaluate import predict_records
 
@@ -144,12 +145,12 @@ def test_crop_encode_decode_round_trip_scores_ap_1(coco_sample):
         del queue[:len(batch)]
         return out
 
-    preds = predict_records(oracle, data.records, size, COCO_JOINTS, (0, 0, 0), (1, 1, 1), batch_size=5)
+    preds = predict_records(PoseEstimator(oracle, spec="litehrnet_18_coco_256x192"), data.records, batch_size=5)
     assert not queue
     for p in preds:
         vis = p.record.keypoints[:, 2] > 0
         box_w = max(p.record.bbox[2], p.record.bbox[3] * 0.75) * 1.25  # the crop's width in image pixels
         # Within the target's rounding to the heatmap grid (half a pixel) plus the quarter-pixel refinement.
         assert np.abs(p.keypoints[vis] - p.record.keypoints[vis, :2]).max() <= 0.75 * box_w / 48 + 1e-3
-    m = evaluate_coco(to_coco_results(preds, COCO_JOINTS.sigmas), coco_sample / "test_coco.json", COCO_JOINTS.sigmas)
+    m = evaluate_coco(nms_coco_results(preds, COCO_JOINTS.sigmas), coco_sample / "test_coco.json", COCO_JOINTS.sigmas)
     assert m["AP"] > 0.95, m

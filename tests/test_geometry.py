@@ -16,7 +16,10 @@ import cv2
 import numpy as np
 import pytest
 
-from lite_hrnet.geometry import box_to_center_scale, crop_matrix, heatmap_to_image, keypoints_to_boxes
+from lite_hrnet.geometry import (
+    Box, apply_affine, box_from_xywh, box_to_center_scale, crop_matrix, fit_aspect, heatmap_to_image,
+    keypoints_to_boxes, normalize_crops, warp_crop,
+)
 
 
 def mmpose_affine(center, scale, output_size) -> np.ndarray:
@@ -161,3 +164,90 @@ def test_keypoints_to_boxes_by_hand():
     # a score equal to the threshold is not confident
     assert keypoints_to_boxes(keypoints[1:2], np.full((1, 4), 0.5), thr=0.5)[1].tolist() == [False]
     assert keypoints_to_boxes(keypoints[1:2], np.full((1, 4), 0.5), thr=0.49)[1].tolist() == [True]
+
+
+# ---------------------------------------------------------------------------- training boxes, rotation, the network input
+
+
+def test_box_to_center_scale_widens_to_the_aspect_ratio():
+    centers, scales = box_to_center_scale(np.array([[0, 0, 30, 40], [0, 0, 300, 40], [10, 20, 40, 60]]), 0.75)
+    np.testing.assert_allclose(centers, [[15, 20], [150, 20], [25, 40]])
+    np.testing.assert_allclose(scales, [[37.5, 50], [375, 500], [37.5, 50]])
+
+
+def test_box_from_xywh_widens_to_aspect_and_pads():
+    b = box_from_xywh([10, 20, 30, 100], (256, 192))  # too narrow: widen
+    assert (b.cx, b.cy) == (25.0, 70.0)
+    assert b.w == pytest.approx(75 * 1.25) and b.h == pytest.approx(100 * 1.25)
+    b = box_from_xywh([0, 0, 120, 40], (256, 192))  # too wide: heighten
+    assert b.w == pytest.approx(150) and b.h == pytest.approx(200)
+
+
+def test_coco_and_corner_boxes_give_the_same_region():
+    rng = np.random.default_rng(0)
+    for x, y, w, h in rng.uniform([0, 0, 5, 5], [300, 200, 200, 300], (20, 4)):
+        box = box_from_xywh([x, y, w, h], (256, 192))
+        centers, scales = box_to_center_scale(np.array([[x, y, x + w, y + h]]), 192 / 256)
+        np.testing.assert_allclose(centers[0], box.center, rtol=1e-6)
+        np.testing.assert_allclose(scales[0], box.scale, rtol=1e-6)
+
+
+def test_fit_aspect_scalars_and_arrays():
+    assert [float(v) for v in fit_aspect(30.0, 40.0, 0.5)] == [30.0, 60.0]  # too wide: heighten
+    assert [float(v) for v in fit_aspect(10.0, 40.0, 0.5)] == [20.0, 40.0]  # too narrow: widen
+    w, h = fit_aspect(np.array([30.0, 10.0, 20.0]), np.array([40.0, 40.0, 40.0]), 0.5)
+    np.testing.assert_array_equal(w, [30, 20, 20])
+    np.testing.assert_array_equal(h, [60, 40, 40])
+
+
+def test_crop_matrix_maps_box_to_input():
+    box = Box(100.0, 50.0, 60.0, 80.0)
+    m = crop_matrix(box.center, box.scale, (256, 192))
+    corners = apply_affine(np.array([[70.0, 10.0], [130.0, 90.0], [100.0, 50.0]]), m)
+    np.testing.assert_allclose(corners, [[0, 0], [192, 256], [96, 128]], atol=1e-9)
+    back = crop_matrix(box.center, box.scale, (256, 192), inverse=True)
+    np.testing.assert_allclose(apply_affine(corners, back), [[70, 10], [130, 90], [100, 50]], atol=1e-9)
+
+
+def test_rotation_turns_the_content_counter_clockwise_about_the_center():
+    # 60 x 80 box on a 192 x 256 crop: 3.2 crop pixels per image pixel.
+    m = crop_matrix((100.0, 50.0), (60.0, 80.0), (256, 192), rotation=90.0)
+    right_of_center, below_center = apply_affine(np.array([[130.0, 50.0], [100.0, 60.0]]), m)
+    np.testing.assert_allclose(right_of_center, [96, 128 - 30 * 3.2], atol=1e-9)  # turned up, as displayed
+    np.testing.assert_allclose(below_center, [96 + 10 * 3.2, 128], atol=1e-9)  # turned right
+    back = crop_matrix((100.0, 50.0), (60.0, 80.0), (256, 192), rotation=90.0, inverse=True)
+    np.testing.assert_allclose(apply_affine(right_of_center, back), [130, 50], atol=1e-9)
+    # The rotation formula meets the axis-aligned one as the angle goes to 0.
+    np.testing.assert_allclose(crop_matrix((100.0, 50.0), (60.0, 80.0), (256, 192), rotation=1e-9),
+                               crop_matrix((100.0, 50.0), (60.0, 80.0), (256, 192)), atol=1e-6)
+
+
+def test_warp_crop_samples_the_image_at_the_mapped_points():
+    image = np.zeros((100, 200, 3), np.uint8)
+    image[40:60, 90:110] = 200  # a 20 x 20 square centred on (99.5, 49.5)
+    m = crop_matrix((99.5, 49.5), (40.0, 40.0), (64, 64))
+    crop = warp_crop(image, m, (64, 64))
+    assert crop.shape == (64, 64, 3) and crop.dtype == np.uint8
+    assert crop[32, 32, 0] == 200 and crop[2, 2, 0] == 0  # the square fills the middle half of the crop
+    outside = warp_crop(image, crop_matrix((-500.0, -500.0), (40.0, 40.0), (64, 64)), (64, 64))
+    assert not outside.any()  # zeros outside the image
+
+
+def test_normalize_crops_rgb_order_and_channels_first():
+    crop = np.zeros((4, 6, 3), np.uint8)
+    crop[..., 0] = 255  # blue (BGR)
+    mean, std = (10.0, 20.0, 30.0), (2.0, 4.0, 5.0)
+    x = normalize_crops(crop, mean, std)
+    assert x.shape == (3, 4, 6) and x.dtype == np.float32 and x.flags["C_CONTIGUOUS"]
+    np.testing.assert_allclose(x[:, 0, 0], [(0 - 10) / 2, (0 - 20) / 4, (255 - 30) / 5])
+    batch = normalize_crops(np.stack([crop, crop]), mean, std, rgb=False)
+    assert batch.shape == (2, 3, 4, 6)
+    np.testing.assert_allclose(batch[1, :, 0, 0], [(255 - 10) / 2, (0 - 20) / 4, (0 - 30) / 5])
+
+
+def test_keypoints_to_boxes():
+    kpts = np.array([[[10, 20], [30, 60], [20, 40], [500, 500]], [[0, 0], [1, 1], [2, 2], [3, 3]]], np.float32)
+    scores = np.array([[0.9, 0.8, 0.7, 0.1], [0.9, 0.1, 0.1, 0.1]], np.float32)
+    boxes, ok = keypoints_to_boxes(kpts, scores, thr=0.3, min_keypoints=3, enlarge=1.5)
+    assert ok.tolist() == [True, False]
+    np.testing.assert_allclose(boxes[0], [5, 10, 35, 70])

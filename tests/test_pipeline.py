@@ -13,7 +13,7 @@ import pytest
 
 from conftest import COCO_SAMPLE
 from lite_hrnet.pipeline import (
-    PoseEstimator, PoseResult, PoseTracker, box_to_center_scale, draw_poses, keypoints_to_boxes, to_coco_results,
+    PoseEstimator, PoseResult, PoseTracker, draw_poses, to_coco_results,
 )
 from lite_hrnet.specs import COCO_JOINTS, get_model_spec
 
@@ -175,12 +175,6 @@ def test_crop_geometry_color_order_and_normalization():
     np.testing.assert_allclose(corner[:, 0, 0], (0 - mean) / std, rtol=1e-5)
 
 
-def test_box_to_center_scale_widens_to_the_aspect_ratio():
-    centers, scales = box_to_center_scale(np.array([[0, 0, 30, 40], [0, 0, 300, 40], [10, 20, 40, 60]]), 0.75)
-    np.testing.assert_allclose(centers, [[15, 20], [150, 20], [25, 40]])
-    np.testing.assert_allclose(scales, [[37.5, 50], [375, 500], [37.5, 50]])
-
-
 # ---------------------------------------------------------------------------- inputs and boxes
 
 
@@ -327,14 +321,6 @@ def test_tracker_follows_a_moving_person_from_one_box():
     np.testing.assert_array_equal(result.boxes, [[0, 0, 640, 480]])
 
 
-def test_keypoints_to_boxes():
-    kpts = np.array([[[10, 20], [30, 60], [20, 40], [500, 500]], [[0, 0], [1, 1], [2, 2], [3, 3]]], np.float32)
-    scores = np.array([[0.9, 0.8, 0.7, 0.1], [0.9, 0.1, 0.1, 0.1]], np.float32)
-    boxes, ok = keypoints_to_boxes(kpts, scores, thr=0.3, min_keypoints=3, enlarge=1.5)
-    assert ok.tolist() == [True, False]
-    np.testing.assert_allclose(boxes[0], [5, 10, 35, 70])
-
-
 # ---------------------------------------------------------------------------- outputs
 
 
@@ -395,7 +381,7 @@ def _same_poses(models: Dict[str, object], seeded_pth=None) -> None:
         outputs[name] = est.predict(image, boxes, return_heatmaps=True)
     ref = outputs["torch"]
     if seeded_pth is not None:  # the torch backend really runs the seeded network
-        from test_runtimes import seeded_model
+        from model_files import seeded_model
 
         est = PoseEstimator(seeded_pth)
         crops = est.preprocess(image, *est.centers_scales(boxes))
@@ -416,7 +402,7 @@ def _same_poses(models: Dict[str, object], seeded_pth=None) -> None:
 
 def test_same_poses_from_torch_onnx_and_openvino(tmp_path_factory):
     pytest.importorskip("torch")
-    from test_runtimes import litehrnet_files
+    from model_files import litehrnet_files
 
     files = litehrnet_files(str(tmp_path_factory.getbasetemp()))
     _same_poses({"torch": files["pth"], "onnx": files["onnx"], "openvino": files["xml"]}, seeded_pth=files["pth"])
@@ -426,7 +412,7 @@ def test_same_poses_from_every_runtime_tiny_network(tmp_path_factory):
     """The tiny network converts to TFLite in seconds: all four runtimes, one result."""
     pytest.importorskip("torch")
     pytest.importorskip("onnx2tf")
-    from test_runtimes import tiny_files, tiny_model
+    from model_files import tiny_files, tiny_model
 
     files = tiny_files(str(tmp_path_factory.getbasetemp()))
     _same_poses({"torch": tiny_model(), "onnx": files["onnx"], "openvino": files["xml"], "tflite": files["tflite"]})
@@ -437,7 +423,7 @@ def test_same_poses_from_every_runtime_tiny_network(tmp_path_factory):
                     reason="converts Lite-HRNet to TFLite with onnx2tf (~3 min); set LITE_HRNET_TEST_TFLITE_EXPORT=1")
 def test_same_poses_from_every_runtime_litehrnet_tflite(tmp_path_factory):
     pytest.importorskip("torch")
-    from test_runtimes import litehrnet_files, litehrnet_tflite
+    from model_files import litehrnet_files, litehrnet_tflite
 
     base = str(tmp_path_factory.getbasetemp())
     files = litehrnet_files(base)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from conftest import cli
-from test_runtimes import litehrnet_files, tiny_files
+from model_files import litehrnet_files, tiny_files
 
 ROOT = Path(__file__).resolve().parents[1]
 

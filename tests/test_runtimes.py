@@ -1,190 +1,25 @@
 """Runtime backends: dispatch by file, metadata and info, batching, layouts, thread safety, bad input.
 
-The model files are built once per session (helpers below, shared with
-test_pipeline.py and test_predict_cli.py): the seeded naive Lite-HRNet-18 as
-.pth, .onnx (dynamic and static batch) and OpenVINO IR, and a tiny 3-conv
-"pose model" with the same input/output contract in every format including
-TFLite (onnx2tf converts it in a few seconds).
+The model files are built once per session by the helpers of model_files.py
+(shared with test_pipeline.py and test_predict_cli.py).
 """
 
 from __future__ import annotations
 
-import functools
 import subprocess
 import sys
 import threading
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict
 
 import numpy as np
 import pytest
 
 from lite_hrnet import runtimes
-from lite_hrnet.metadata import MetadataError, write_onnx_metadata, write_openvino_metadata, write_tflite_metadata
+from lite_hrnet.metadata import MetadataError, write_onnx_metadata
 from lite_hrnet.runtimes import CallableBackend, ModelFileError
-from lite_hrnet.specs import get_model_spec
-
-MODEL = "naive_litehrnet_18_coco_256x192"
-SPEC = get_model_spec(MODEL)
-ROOT = Path(__file__).resolve().parents[1]
-
-
-# ---------------------------------------------------------------------------- model files (shared helpers)
-
-
-def file_meta(fmt: str, layout: str = "NCHW", batch="dynamic", precision: str = "fp32") -> Dict:
-    meta = SPEC.metadata()
-    meta.update(format=fmt, layout=layout, batch=batch, precision=precision)
-    return meta
-
-
-def seeded_model(seed: int = 0):
-    """The naive Lite-HRNet-18 with seeded, non-trivial weights (PyTorch's default init, random BN statistics)."""
-    import torch
-
-    import lite_hrnet
-
-    model = lite_hrnet.create_model(MODEL)
-    torch.manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, torch.nn.Conv2d):
-            m.reset_parameters()
-        elif isinstance(m, torch.nn.BatchNorm2d):
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.2, 0.2)
-            m.running_mean.uniform_(-0.2, 0.2)
-            m.running_var.uniform_(0.5, 1.5)
-    return model.eval()
-
-
-def tiny_model(in_channels: int = 3, seed: int = 0):
-    """A 3-conv network with the pose contract: N x 3 x 256 x 192 -> N x 17 x 64 x 48."""
-    import torch
-
-    torch.manual_seed(seed)
-    net = torch.nn.Sequential(
-        torch.nn.Conv2d(in_channels, 8, 3, stride=2, padding=1), torch.nn.ReLU(),
-        torch.nn.Conv2d(8, 16, 3, stride=2, padding=1), torch.nn.ReLU(),
-        torch.nn.Conv2d(16, SPEC.num_joints, 1),
-    )
-    return net.eval()
-
-
-def _export_onnx(model, path: Path, meta: Dict, batch: Optional[int] = None, shape=(3, 256, 192)) -> Path:
-    import onnx
-    import torch
-
-    dynamic = None if batch else {"input": {0: "batch"}, "heatmaps": {0: "batch"}}
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notices
-        torch.onnx.export(model, torch.zeros(batch or 1, *shape), str(path), dynamo=False, opset_version=17,
-                          input_names=["input"], output_names=["heatmaps"], dynamic_axes=dynamic)
-    proto = onnx.load(str(path))
-    if meta is not None:
-        write_onnx_metadata(proto, meta)
-    onnx.save(proto, str(path))
-    return path
-
-
-def _with_static_batch(src: Path, path: Path, meta: Dict) -> Path:
-    """A copy of a dynamic-batch ONNX file whose input and output batch is fixed to 1."""
-    import onnx
-
-    proto = onnx.load(str(src))
-    for value in list(proto.graph.input) + list(proto.graph.output):
-        value.type.tensor_type.shape.dim[0].dim_value = 1
-    write_onnx_metadata(proto, meta)
-    onnx.save(proto, str(path))
-    return path
-
-
-def _onnx_to_openvino(src: Path, xml: Path, meta: Dict) -> Path:
-    import openvino as ov
-
-    model = ov.convert_model(str(src))
-    write_openvino_metadata(model, meta)
-    ov.save_model(model, str(xml), compress_to_fp16=False)
-    return xml
-
-
-_ONNX2TF_SCRIPT = r"""
-import os, sys, numpy as np, onnx2tf
-os.chdir(sys.argv[1])
-# onnx2tf downloads sample images for 3-channel inputs unless this file is in the working directory
-np.save("calibration_image_sample_data_20x128x128x3_float32.npy", np.random.rand(20, 128, 128, 3).astype(np.float32))
-for name in sys.argv[2:]:
-    onnx2tf.convert(input_onnx_file_path=name + ".onnx", output_folder_path=name + "_tf", non_verbose=True,
-                    verbosity="error")
-"""
-
-
-@functools.lru_cache(maxsize=None)
-def litehrnet_files(base: str) -> Dict[str, Path]:
-    """The seeded naive Lite-HRNet-18 as ``pth``, ``onnx`` (dynamic batch), ``onnx_b1`` (static) and ``xml``."""
-    pytest.importorskip("torch")
-    pytest.importorskip("onnx")
-    import torch
-
-    out = Path(base) / "litehrnet_files"
-    out.mkdir(parents=True, exist_ok=True)
-    model = seeded_model()
-    files = {"pth": out / "seeded.pth"}
-    torch.save({"state_dict": model.state_dict(), "meta": {"model_name": MODEL}}, files["pth"])
-    files["onnx"] = _export_onnx(model, out / "seeded.onnx", file_meta("onnx"))
-    files["onnx_b1"] = _with_static_batch(files["onnx"], out / "seeded_b1.onnx", file_meta("onnx", batch=1))
-    files["xml"] = _onnx_to_openvino(files["onnx"], out / "seeded.xml", file_meta("openvino"))
-    return files
-
-
-@functools.lru_cache(maxsize=None)
-def litehrnet_tflite(base: str) -> Path:
-    """The same seeded model as TFLite, through ``lite_hrnet.export`` (skips the test when that is unavailable)."""
-    try:
-        from lite_hrnet.export import export_model
-    except ImportError as e:
-        pytest.skip(f"lite_hrnet.export is not available: {e}")
-    files = litehrnet_files(base)
-    out = (Path(base) / "litehrnet_export").resolve()
-    try:
-        report = export_model(MODEL, formats=("tflite",), precisions=("fp32",), out_dir=out,
-                              weights=str(files["pth"]), verify=False)
-    except (Exception, SystemExit) as e:  # onnx2tf exits on conversion errors
-        pytest.fail(f"TFLite export of {MODEL} failed: {type(e).__name__}: {e}")
-    found = [Path(a.path) for a in report.artifacts if a.format == "tflite" and a.precision == "fp32"]
-    assert found and found[0].is_file(), report.table()
-    return found[0]
-
-
-@functools.lru_cache(maxsize=None)
-def tiny_files(base: str) -> Dict[str, Path]:
-    """The tiny model as ``pth`` (the module is :func:`tiny_model`), ``onnx``, ``onnx_b2`` (static batch 2),
-    ``xml``, ``tflite`` (NHWC), and the foreign files ``tflite_rank2`` and ``tflite_1ch`` (with lite-hrnet
-    metadata, so that only their shapes are wrong)."""
-    pytest.importorskip("torch")
-    pytest.importorskip("onnx")
-    import torch
-
-    out = Path(base) / "tiny_files"
-    out.mkdir(parents=True, exist_ok=True)
-    model = tiny_model()
-    files = {"onnx": _export_onnx(model, out / "tiny.onnx", file_meta("onnx"))}
-    files["onnx_b2"] = _export_onnx(model, out / "tiny_b2.onnx", file_meta("onnx", batch=2), batch=2)
-    files["xml"] = _onnx_to_openvino(files["onnx"], out / "tiny.xml", file_meta("openvino"))
-    _export_onnx(model, out / "tiny_static.onnx", None, batch=1)
-    _export_onnx(tiny_model(in_channels=1), out / "one_channel.onnx", None, batch=1, shape=(1, 256, 192))
-    _export_onnx(torch.nn.Linear(10, 17).eval(), out / "rank2.onnx", None, batch=1, shape=(10,))
-    run = subprocess.run([sys.executable, "-c", _ONNX2TF_SCRIPT, str(out), "tiny_static", "one_channel", "rank2"],
-                         capture_output=True, text=True)
-    if run.returncode != 0:
-        pytest.skip(f"onnx2tf could not convert the tiny test models: {run.stderr.strip().splitlines()[-1:]}")
-    for key, name, layout in (("tflite", "tiny_static", "NHWC"), ("tflite_1ch", "one_channel", "NHWC"),
-                              ("tflite_rank2", "rank2", "NHWC")):
-        data = (out / f"{name}_tf" / f"{name}_float32.tflite").read_bytes()
-        files[key] = out / f"{name}.tflite"
-        files[key].write_bytes(write_tflite_metadata(data, file_meta("tflite", layout=layout, batch=1)))
-    return files
+from model_files import MODEL, file_meta, litehrnet_files, seeded_model, tiny_files, tiny_model
 
 
 @pytest.fixture(scope="session")
@@ -514,3 +349,30 @@ def test_cuda_request_without_cuda_is_a_clear_error(lh):
     if not _has_cuda_torch():
         with pytest.raises(ValueError, match="no CUDA device"):
             runtimes.load(lh["pth"], device="cuda")
+
+
+# ---------------------------------------------------------------------------- the format table
+
+
+def test_format_table_names_files_and_finds_their_backend(tmp_path, monkeypatch):
+    """The names of the module docstring's table, the suffix -> format lookup, and the exporter's module check."""
+    import importlib.util
+
+    from lite_hrnet import formats
+
+    names = {(f, p): formats.artifact_path("OUT", "m", f, p).as_posix()
+             for f in ("onnx", "openvino", "tflite") for p in ("fp32", "int8")}
+    assert names == {("onnx", "fp32"): "OUT/m.onnx", ("onnx", "int8"): "OUT/m_int8.onnx",
+                     ("openvino", "fp32"): "OUT/m_openvino/m.xml", ("openvino", "int8"): "OUT/m_openvino/m_int8.xml",
+                     ("tflite", "fp32"): "OUT/m_fp32.tflite", ("tflite", "int8"): "OUT/m_int8.tflite"}
+    with pytest.raises(ValueError, match="unknown format 'torch'; choose from onnx, openvino, tflite"):
+        formats.artifact_path("OUT", "m", "torch", "fp32")
+    assert [formats.format_of_path(p).name for p in ("a.ONNX", "b.xml", "c.tflite", "d.pt")] == ["onnx", "openvino", "tflite", "torch"]
+    assert formats.format_of_path("e.bin") is None and formats.companion_of("e.bin").name == "openvino"
+    xml = tmp_path / "m.xml"
+    xml.write_bytes(b"12345")
+    xml.with_suffix(".bin").write_bytes(b"123")
+    assert formats.files_size(xml) == 8
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in ("torch", "nncf") else real(name, *a))
+    assert formats.missing_export_modules(["onnx", "openvino", "onnx"]) == ["torch", "nncf"]

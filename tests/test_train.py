@@ -16,10 +16,8 @@ from conftest import ROOT, cli
 from lite_hrnet.specs import COCO_JOINTS, MPII_JOINTS
 from lite_hrnet.synth import generate_dataset
 from lite_hrnet.train.dataset import CocoKeypoints, TopDownDataset, find_annotation_file
-from lite_hrnet.train.transforms import (
-    AugmentConfig, Box, apply_affine, augment, box_from_xywh, crop_affine, flip_sample, half_body_box, lower_body_mask,
-    warp_crop,
-)
+from lite_hrnet.geometry import Box, apply_affine, box_from_xywh, crop_matrix, warp_crop
+from lite_hrnet.train.transforms import AugmentConfig, augment, flip_sample, half_body_box, lower_body_mask
 
 torch = pytest.importorskip("torch")
 
@@ -44,24 +42,7 @@ def tiny_synth(tmp_path_factory) -> Path:
     return out
 
 
-# ----------------------------------------------------------------- boxes, affine, flip
-
-
-def test_box_from_xywh_widens_to_aspect_and_pads():
-    b = box_from_xywh([10, 20, 30, 100], (256, 192))  # too narrow: widen
-    assert (b.cx, b.cy) == (25.0, 70.0)
-    assert b.w == pytest.approx(75 * 1.25) and b.h == pytest.approx(100 * 1.25)
-    b = box_from_xywh([0, 0, 120, 40], (256, 192))  # too wide: heighten
-    assert b.w == pytest.approx(150) and b.h == pytest.approx(200)
-
-
-def test_crop_affine_maps_box_to_input():
-    box = Box(100.0, 50.0, 60.0, 80.0)
-    m = crop_affine(box, (256, 192))
-    corners = apply_affine(np.array([[70.0, 10.0], [130.0, 90.0], [100.0, 50.0]]), m)
-    np.testing.assert_allclose(corners, [[0, 0], [192, 256], [96, 128]], atol=1e-9)
-    back = crop_affine(box, (256, 192), inverse=True)
-    np.testing.assert_allclose(apply_affine(corners, back), [[70, 10], [130, 90], [100, 50]], atol=1e-9)
+# ----------------------------------------------------------------- crops and flip
 
 
 @pytest.mark.parametrize("rotation,scale", [(0.0, 1.0), (35.0, 0.8), (-50.0, 1.2)])
@@ -74,9 +55,10 @@ def test_keypoints_move_with_the_warped_image(coco_sample, rotation, scale):
         image = cv2.GaussianBlur(cv2.imread(rec.image_path), (0, 0), 2.0).astype(np.float32)
         b = box_from_xywh(rec.bbox, (256, 192))
         box = Box(b.cx, b.cy, b.w * scale, b.h * scale, rotation)
-        crop = warp_crop(image, box, (256, 192))
+        m = crop_matrix(box.center, box.scale, (256, 192), box.rotation)
+        crop = warp_crop(image, m, (256, 192))
         kp = rec.keypoints
-        pts = apply_affine(kp[:, :2], crop_affine(box, (256, 192)))
+        pts = apply_affine(kp[:, :2], m)
         for (x, y, v), (cx, cy) in zip(kp, pts):
             if v == 0 or not (2 <= cx < 190 and 2 <= cy < 254):
                 continue

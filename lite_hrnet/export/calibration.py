@@ -19,32 +19,20 @@ from typing import List, Sequence, Tuple, Union
 
 import numpy as np
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+from ..geometry import box_to_center_scale, crop_matrix, normalize_crops, warp_crop
+from ..pipeline import IMAGE_SUFFIXES, load_image
 
-
-def normalize(images_bgr: Sequence[np.ndarray], mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
-    """H x W x 3 uint8 BGR crops -> N x 3 x H x W float32, RGB, (x - mean) / std."""
-    batch = np.stack([img[:, :, ::-1] for img in images_bgr]).astype(np.float32)
-    batch = (batch - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
-    return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
 
 
 def _crop_whole_image(image: np.ndarray, input_size: Tuple[int, int]) -> np.ndarray:
     """The whole image as one person box, through the same affine the pipeline uses at inference."""
-    import cv2
-
-    from ..pipeline import box_to_center_scale, crop_matrix
-
     h, w = image.shape[:2]
     centers, scales = box_to_center_scale(np.array([[0, 0, w, h]], np.float32), input_size[1] / input_size[0])
-    matrix = crop_matrix(centers[0], scales[0], input_size)
-    return cv2.warpAffine(image, matrix, (input_size[1], input_size[0]), flags=cv2.INTER_LINEAR)
+    return warp_crop(image, crop_matrix(centers[0], scales[0], input_size), input_size)
 
 
 def images_from_folder(folder: Union[str, Path], input_size: Tuple[int, int], limit: int) -> List[np.ndarray]:
     """Up to ``limit`` images of ``folder`` (sorted by name) as input-size BGR crops."""
-    import cv2
-
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"--calib: calibration folder not found: {folder}")
@@ -53,9 +41,10 @@ def images_from_folder(folder: Union[str, Path], input_size: Tuple[int, int], li
         raise ValueError(f"--calib: no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
     crops = []
     for path in files[:limit]:
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise ValueError(f"--calib: cannot read image {path}")
+        try:
+            image = load_image(path)
+        except ValueError as e:
+            raise ValueError(f"--calib: {e}") from None
         crops.append(_crop_whole_image(image, input_size))
     return crops
 
@@ -80,4 +69,4 @@ def calibration_batch(
         crops = synthetic_crops(input_size, count, seed)
     else:
         crops = images_from_folder(source, input_size, count)
-    return normalize(crops, mean, std)
+    return normalize_crops(np.stack(crops), mean, std)

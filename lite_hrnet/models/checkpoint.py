@@ -20,6 +20,7 @@ from typing import Dict, Mapping, Optional, Union
 import torch
 from torch import nn
 
+from ..runtimes.base import first_line
 from ..specs import PretrainedWeights
 
 
@@ -110,17 +111,31 @@ def resolve_pretrained(weights: PretrainedWeights, progress: bool = True) -> Pat
     return download_checkpoint(weights.url, weights.file_name, weights.sha256_prefix, progress=progress)
 
 
-def read_state_dict(path: Union[str, Path]) -> Dict[str, torch.Tensor]:
-    """Read a checkpoint file and return its state dict in the released ``backbone.* / keypoint_head.*`` naming."""
+def read_checkpoint(path: Union[str, Path]) -> object:
+    """The object stored in a checkpoint file, read with ``weights_only=True`` on the CPU: the one reader of ``.pth`` files.
+
+    Raises:
+        CheckpointError: naming the file, when it is missing, damaged, or its pickle would run code.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint file not found: {path}")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises UnpicklingError, RuntimeError or EOFError depending on the damage
-        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"cannot read checkpoint {path}: {first_line}") from None
-    return normalize_state_dict(obj, source=str(path))
+        raise CheckpointError(f"cannot read checkpoint {path}: {first_line(e)}") from None
+
+
+def read_checkpoint_meta(path: Union[str, Path]) -> Dict[str, object]:
+    """The ``meta`` dict of a checkpoint (``model_name``, ``input_size``... as ``lite-hrnet train`` writes), or {}."""
+    obj = read_checkpoint(path)
+    meta = obj.get("meta") if isinstance(obj, Mapping) else None
+    return dict(meta) if isinstance(meta, Mapping) else {}
+
+
+def read_state_dict(path: Union[str, Path]) -> Dict[str, torch.Tensor]:
+    """Read a checkpoint file and return its state dict in the released ``backbone.* / keypoint_head.*`` naming."""
+    return normalize_state_dict(read_checkpoint(path), source=str(Path(path)))
 
 
 def normalize_state_dict(obj: object, source: str = "checkpoint") -> Dict[str, torch.Tensor]:
@@ -177,5 +192,6 @@ def save_checkpoint(path: Union[str, Path], model: nn.Module, meta: Optional[dic
 
 __all__ = [
     "CheckpointError", "cache_dir", "download_checkpoint", "file_sha256", "load_state_dict_strict",
-    "normalize_state_dict", "read_state_dict", "resolve_pretrained", "save_checkpoint", "sha256_prefix_from_name",
+    "normalize_state_dict", "read_checkpoint", "read_checkpoint_meta", "read_state_dict", "resolve_pretrained",
+    "save_checkpoint", "sha256_prefix_from_name",
 ]

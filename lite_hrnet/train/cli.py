@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Optional, Tuple
+
+if TYPE_CHECKING:  # the runtimes are imported when a command runs
+    from ..runtimes import Backend
 
 
 def _size(text: str, arg: str) -> Tuple[int, int]:
@@ -57,71 +61,48 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _checkpoint_meta(path: Path) -> Dict[str, Any]:
-    import torch
-
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise ValueError(f"cannot read checkpoint {path}: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}") from None
-    meta = obj.get("meta") if isinstance(obj, dict) else None
-    return meta if isinstance(meta, dict) else {}
-
-
-def load_heatmap_model(
+def load_eval_backend(
     model: str, weights: Optional[str] = None, model_name: Optional[str] = None, input_size: Optional[Tuple[int, int]] = None,
     device: str = "cpu", threads: Optional[int] = None,
-) -> Tuple[Callable, Dict[str, Any], Tuple[int, int]]:
-    """A heatmap function, its metadata (joints, mean/std) and its input size for a checkpoint, name or exported file.
+) -> Backend:
+    """The runtime backend ``lite-hrnet eval`` runs: :func:`lite_hrnet.runtimes.load`, at the size it evaluates.
 
-    Checkpoints (``.pth``/``.pt``) and registered names run in PyTorch; a checkpoint's
-    ``meta['input_size']`` (written by ``lite-hrnet train``) is its default input size.
-    Exported files (``.onnx``, ``.xml``, ``.tflite``) run through :func:`lite_hrnet.runtimes.load`.
+    Checkpoints (``.pth``/``.pt``) and registered names run in PyTorch, at ``input_size``,
+    else at a checkpoint's ``meta['input_size']`` (written by ``lite-hrnet train``), else at
+    the model's own. Exported files (``.onnx``, ``.xml``, ``.tflite``) run at the size they
+    were exported at; another ``input_size`` is an error.
     """
-    from ..specs import MODEL_SPECS, get_model_spec
-
-    path = Path(model)
-    if path.suffix.lower() in (".pth", ".pt") or (model in MODEL_SPECS and not path.exists()):
-        from ..models import create_model
-        from .evaluate import torch_heatmap_fn
-
-        if path.suffix.lower() in (".pth", ".pt"):
-            if not path.is_file():
-                raise FileNotFoundError(f"checkpoint not found: {path}")
-            meta = _checkpoint_meta(path)
-            name = model_name or meta.get("model_name")
-            if not name:
-                raise ValueError(f"{path}: the checkpoint does not record its model (meta['model_name']); pass --model-name NAME")
-            net = create_model(name, weights=str(path))
-            size = input_size or tuple(meta.get("input_size") or get_model_spec(name).input_size)
-        else:
-            name = model
-            net = create_model(name, weights=weights or name)
-            size = input_size or get_model_spec(name).input_size
-        if threads:
-            import torch
-
-            torch.set_num_threads(threads)
-        net = net.to(device).eval()
-        return torch_heatmap_fn(net, device), get_model_spec(name).metadata(), tuple(size)
     from ..runtimes import load
 
-    backend = load(model, device=device, threads=threads, model_name=model_name)
-    size = tuple(backend.metadata["input_size"])
-    if input_size is not None and tuple(input_size) != size:
-        raise ValueError(f"--input-size {input_size[0]}x{input_size[1]} does not match {model}, exported at {size[0]}x{size[1]}")
-    return backend, dict(backend.metadata), size
+    backend = load(model, device=device, threads=threads, model_name=model_name, weights=weights)
+    size = tuple(input_size) if input_size else None
+    if size is None and Path(model).suffix.lower() in (".pth", ".pt"):
+        from ..models.checkpoint import read_checkpoint_meta
+
+        trained = read_checkpoint_meta(model).get("input_size")
+        size = (int(trained[0]), int(trained[1])) if trained else None
+    if size is None or size == backend.input_size:
+        return backend
+    if backend.info.runtime != "torch":
+        h, w = backend.input_size
+        raise ValueError(f"--input-size {size[0]}x{size[1]} does not match {model}, exported at {h}x{w}")
+    from ..specs import get_model_spec
+
+    # The same network at another input size (Lite-HRNet is fully convolutional).
+    return load(backend.module, device=backend.info.device, spec=replace(get_model_spec(backend.name), input_size=size))
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from ..pipeline import PoseEstimator
     from ..specs import JOINT_SETS, JointSet
     from .dataset import CocoKeypoints
     from .evaluate import evaluate_dataset
 
-    fn, meta, size = load_heatmap_model(
+    backend = load_eval_backend(
         args.model, weights=args.weights, model_name=args.model_name,
         input_size=_size(args.input_size, "--input-size") if args.input_size else None, device=args.device, threads=args.threads,
     )
+    meta, size = backend.metadata, backend.input_size
     joint_set = meta.get("joint_set")
     joints = JOINT_SETS.get(joint_set) if joint_set in JOINT_SETS else JointSet(
         name=str(joint_set or "custom"), keypoint_names=tuple(meta["keypoint_names"]),
@@ -129,8 +110,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         sigmas=tuple(meta["sigmas"]),
     )
     data = CocoKeypoints(args.data, joints, image_dir=args.images, boxes_file=args.boxes, det_score_threshold=args.det_threshold)
-    result = evaluate_dataset(fn, data, size, meta["mean"], meta["std"], batch_size=args.batch, flip=args.flip, dark=args.dark,
-                              max_images=args.max_images)
+    estimator = PoseEstimator(backend, flip_test=args.flip, dark=args.dark)
+    result = evaluate_dataset(estimator, data, batch_size=args.batch, max_images=args.max_images)
     report = {
         "model": args.model, "data": str(data.ann_file), "boxes": args.boxes or "ground truth", "input_size": list(size),
         "flip": args.flip, "metrics": result.metrics, "persons": result.num_persons, "images": result.num_images,

@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-import cv2
 import numpy as np
 
 from ..codec import encode_gaussian
-from ..specs import COCO_JOINTS, JointSet
-from .transforms import AugmentConfig, apply_affine, augment, box_from_xywh, crop_affine, normalize, warp_crop
+from ..geometry import apply_affine, box_from_xywh, crop_matrix, normalize_crops, warp_crop
+from ..pipeline import load_image
+from ..specs import COCO_JOINTS, IMAGENET_MEAN_RGB, IMAGENET_STD_RGB, JointSet
+from .transforms import AugmentConfig, augment
 
 _ANN_NAMES = ("annotations.json", "person_keypoints_val2017.json", "person_keypoints_train2017.json")
 
@@ -185,14 +186,6 @@ class CocoKeypoints:
         return len(self.records)
 
 
-def read_image(path: str) -> np.ndarray:
-    """H x W x 3 BGR uint8 image (OpenCV decode); FileNotFoundError naming the file if unreadable."""
-    img = cv2.imread(path, cv2.IMREAD_COLOR)
-    if img is None:
-        raise FileNotFoundError(f"cannot read image {path}")
-    return img
-
-
 @dataclass
 class TopDownDataset:
     """Training / validation samples: a crop, its Gaussian heatmap targets and target weights.
@@ -213,8 +206,8 @@ class TopDownDataset:
     joints: JointSet
     input_size: Tuple[int, int]
     sigma: float = 2.0
-    mean: Tuple[float, float, float] = (123.675, 116.28, 103.53)
-    std: Tuple[float, float, float] = (58.395, 57.12, 57.375)
+    mean: Tuple[float, float, float] = IMAGENET_MEAN_RGB
+    std: Tuple[float, float, float] = IMAGENET_STD_RGB
     train: bool = True
     augment_config: AugmentConfig = field(default_factory=AugmentConfig)
     heatmap_stride: int = 4
@@ -236,19 +229,19 @@ class TopDownDataset:
     def sample(self, index: int, rng: Optional[np.random.Generator] = None) -> Dict[str, np.ndarray]:
         """The crop and targets of record ``index``; also returns ``crop_bgr``, ``keypoints_crop`` (K x 3) and ``box``."""
         rec = self.records[index]
-        image = read_image(rec.image_path)
+        image = load_image(rec.image_path)
         kp = rec.keypoints.astype(np.float64).copy()
         box = box_from_xywh(rec.bbox, self.input_size)
         if self.train:
             image, kp, box = augment(image, kp, box, self.joints, self.input_size, rng or self._rng(index), self.augment_config)
-        crop = warp_crop(image, box, self.input_size)
-        m = crop_affine(box, self.input_size)
+        m = crop_matrix(box.center, box.scale, self.input_size, box.rotation)
+        crop = warp_crop(image, m, self.input_size)
         kp_crop = kp.copy()
         kp_crop[:, :2] = apply_affine(kp[:, :2], m)
         hm_size = (self.input_size[0] // self.heatmap_stride, self.input_size[1] // self.heatmap_stride)
         target, weight = encode_gaussian(kp_crop[:, :2] / self.heatmap_stride, kp_crop[:, 2], hm_size, self.sigma)
         return {
-            "image": normalize(crop, self.mean, self.std),
+            "image": normalize_crops(crop, self.mean, self.std),
             "target": target,
             "target_weight": weight,
             "index": np.int64(index),
@@ -262,4 +255,4 @@ class TopDownDataset:
         return {k: s[k] for k in ("image", "target", "target_weight", "index")}
 
 
-__all__ = ["CocoKeypoints", "PersonRecord", "TopDownDataset", "find_annotation_file", "read_image"]
+__all__ = ["CocoKeypoints", "PersonRecord", "TopDownDataset", "find_annotation_file"]

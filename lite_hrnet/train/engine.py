@@ -19,7 +19,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -29,10 +29,13 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from ..models import create_model
-from ..models.checkpoint import CheckpointError, save_checkpoint
+from ..models.checkpoint import (
+    CheckpointError, load_state_dict_strict, normalize_state_dict, read_checkpoint, save_checkpoint,
+)
 from ..specs import get_model_spec
 from .dataset import CocoKeypoints, TopDownDataset
-from .evaluate import evaluate_dataset, torch_heatmap_fn
+from ..pipeline import PoseEstimator
+from .evaluate import evaluate_dataset
 
 OFFICIAL_LR = 2e-3
 OFFICIAL_BATCH = 512
@@ -193,6 +196,7 @@ def train(cfg: TrainConfig) -> Dict[str, object]:
     if not train_set.records:
         raise ValueError(f"no person with labelled keypoints in {train_set.ann_file}")
     val_set = CocoKeypoints(cfg.val, spec.joints) if cfg.val else None
+    val_spec = replace(spec, input_size=input_size)
     # The spec's sigma (2 at 256x192, 3 at 384x288); for another --input-size, the official rule by height.
     sigma = spec.target_sigma if input_size == spec.input_size else (3.0 if input_size[0] >= 384 else 2.0)
     ds = TopDownDataset(train_set.records, spec.joints, input_size, sigma, spec.mean, spec.std, train=True)
@@ -227,9 +231,7 @@ def train(cfg: TrainConfig) -> Dict[str, object]:
     if cfg.resume:
         if not latest.is_file():
             raise FileNotFoundError(f"--resume: no checkpoint at {latest}")
-        ckpt = torch.load(latest, map_location="cpu", weights_only=True)
-        from ..models.checkpoint import load_state_dict_strict, normalize_state_dict
-
+        ckpt = read_checkpoint(latest)
         load_state_dict_strict(model, normalize_state_dict(ckpt), source=str(latest))
         if "optimizer" not in ckpt or "epoch" not in ckpt:
             raise CheckpointError(f"{latest} has no optimizer state or epoch to resume from")
@@ -315,9 +317,10 @@ def train(cfg: TrainConfig) -> Dict[str, object]:
         if dd.main:
             ap = None
             if val_set is not None:
-                model.eval()
-                res = evaluate_dataset(torch_heatmap_fn(model, str(device)), val_set, input_size, spec.mean, spec.std,
-                                       batch_size=max(cfg.batch, 16), flip=cfg.val_flip, max_images=cfg.val_max_images)
+                # The model as it is, through the pipeline at the training input size (eval mode, then back).
+                on = str(next(model.parameters()).device)
+                estimator = PoseEstimator(model, device=on, flip_test=cfg.val_flip, spec=val_spec)
+                res = evaluate_dataset(estimator, val_set, batch_size=max(cfg.batch, 16), max_images=cfg.val_max_images)
                 model.train()
                 ap = res.metrics["AP"]
                 row.update({"val_AP": f"{ap:.4f}", "val_AP50": f"{res.metrics['AP50']:.4f}", "val_AP75": f"{res.metrics['AP75']:.4f}",

@@ -1,9 +1,9 @@
 """Top-down evaluation: COCO keypoint AP/AR (OKS, pycocotools) and PCK (numpy + OpenCV; torch optional).
 
-The model is any callable that maps an N x 3 x H x W float32 batch of
-normalized RGB crops to N x K x H/4 x W/4 heatmaps (numpy in, numpy or torch
-out): a PyTorch model wrapped by :func:`torch_heatmap_fn`, or a runtime from
-:mod:`lite_hrnet.runtimes`.
+Predictions come from the pose pipeline: a :class:`~lite_hrnet.pipeline.PoseEstimator`
+on any runtime backend (a PyTorch model, an exported file, or a callable with the
+backend contract) crops every person region, runs the network (with the flip test
+when the estimator has it) and decodes keypoints, exactly as ``lite-hrnet predict`` does.
 
 Coordinates: keypoints in image pixels, pixel centres at integers (COCO).
 """
@@ -16,16 +16,12 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
-from ..codec import decode_heatmaps, flip_heatmaps_back
-from ..specs import JointSet
-from .dataset import CocoKeypoints, PersonRecord, read_image
-from .transforms import apply_affine, box_from_xywh, crop_affine, normalize, warp_crop
-
-HeatmapFn = Callable[[np.ndarray], np.ndarray]
+from ..pipeline import PoseEstimator, PoseResult, load_image, to_coco_results
+from .dataset import CocoKeypoints, PersonRecord
 
 COCO_STATS = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
 
@@ -41,50 +37,29 @@ class PersonPrediction:
 
 
 def predict_records(
-    heatmap_fn: HeatmapFn,
-    records: Sequence[PersonRecord],
-    input_size: Tuple[int, int],
-    joints: JointSet,
-    mean: Sequence[float],
-    std: Sequence[float],
-    batch_size: int = 32,
-    flip: bool = False,
-    heatmap_stride: int = 4,
-    dark: bool = False,
+    estimator: PoseEstimator, records: Sequence[PersonRecord], batch_size: int = 32
 ) -> List[PersonPrediction]:
-    """Crop every record's box, run the network and decode keypoints back to image pixels.
+    """Keypoints of every record's region, through the estimator's own steps, ``batch_size`` regions a batch.
 
-    With ``flip`` the mirrored crop's heatmaps (flipped back, channels swapped,
-    shifted one pixel as the official test config) are averaged with the plain ones.
+    The regions of consecutive records share one network call even across images
+    (the estimator's ``predict`` takes one image at a time); each region is its
+    record's COCO ``[x, y, w, h]`` box, kept even where it lies outside the image.
     """
     out: List[PersonPrediction] = []
-    cache: Dict[str, np.ndarray] = {}
+    path, image = None, None
     for start in range(0, len(records), batch_size):
         chunk = records[start:start + batch_size]
-        crops, mats = [], []
-        for rec in chunk:
-            if rec.image_path not in cache:
-                cache.clear()  # records are grouped by image: keep one decoded image
-                cache[rec.image_path] = read_image(rec.image_path)
-            box = box_from_xywh(rec.bbox, input_size)
-            crops.append(normalize(warp_crop(cache[rec.image_path], box, input_size), mean, std))
-            mats.append(crop_affine(box, input_size, inverse=True))
-        batch = np.stack(crops)
-        heatmaps = _as_numpy(heatmap_fn(batch))
-        if flip:
-            flipped = _as_numpy(heatmap_fn(np.ascontiguousarray(batch[..., ::-1])))
-            heatmaps = (heatmaps + flip_heatmaps_back(flipped, joints.flip_pairs, shift=True)) * 0.5
-        coords, scores = decode_heatmaps(heatmaps, dark=dark)
-        for rec, m, c, s in zip(chunk, mats, coords, scores):
-            kp = apply_affine(c * heatmap_stride, m).astype(np.float32)
-            out.append(PersonPrediction(rec, kp, s.astype(np.float32), rec.score))
+        boxes = np.array([[x, y, x + w, y + h] for x, y, w, h in (r.bbox for r in chunk)], np.float64)
+        centers, scales = estimator.centers_scales(boxes)
+        crops = []
+        for rec, center, scale in zip(chunk, centers, scales):
+            if rec.image_path != path:  # records come grouped by image: decode each image once
+                path, image = rec.image_path, load_image(rec.image_path)
+            crops.append(estimator.preprocess(image, center[None], scale[None]))
+        heatmaps = estimator.infer(np.concatenate(crops))
+        keypoints, scores = estimator.postprocess(heatmaps, centers, scales)
+        out.extend(PersonPrediction(rec, kp, sc, rec.score) for rec, kp, sc in zip(chunk, keypoints, scores))
     return out
-
-
-def _as_numpy(x) -> np.ndarray:
-    if hasattr(x, "detach"):
-        x = x.detach().float().cpu().numpy()
-    return np.asarray(x, dtype=np.float32)
 
 
 def oks(gt_kp: np.ndarray, gt_area: float, pred: np.ndarray, sigmas: np.ndarray, gt_vis: Optional[np.ndarray] = None) -> float:
@@ -109,29 +84,30 @@ def oks_nms(preds: List[PersonPrediction], scores: np.ndarray, sigmas: np.ndarra
     return keep
 
 
-def to_coco_results(
+def nms_coco_results(
     preds: List[PersonPrediction], sigmas: Sequence[float], score_threshold: float = 0.2, nms_threshold: Optional[float] = 0.9,
 ) -> List[dict]:
-    """COCO keypoint results, rescored as mmpose (box score x mean of joint scores above ``score_threshold``).
+    """COCO keypoint results of every image (:func:`lite_hrnet.pipeline.to_coco_results`), after OKS NMS.
 
-    With ``nms_threshold`` the predictions of each image go through OKS NMS
-    (as for detected boxes; harmless with ground-truth boxes, which rarely overlap at OKS 0.9).
+    Each person is rescored as mmpose does (box score x mean of the joint scores
+    above ``score_threshold``). With ``nms_threshold`` the predictions of each image
+    go through OKS NMS (as for detected boxes; harmless with ground-truth boxes,
+    which rarely overlap at OKS 0.9).
     """
-    from ..pipeline import person_score
-
     sig = np.asarray(sigmas, np.float64)
     by_image: Dict[int, List[PersonPrediction]] = {}
     for p in preds:
         by_image.setdefault(p.record.image_id, []).append(p)
     results = []
     for image_id, ps in by_image.items():
-        scores = np.asarray([person_score(p.scores, p.box_score, score_threshold) for p in ps])
+        entries = to_coco_results(PoseResult(
+            keypoints=np.stack([p.keypoints for p in ps]), scores=np.stack([p.scores for p in ps]),
+            boxes=np.zeros((len(ps), 4), np.float32), box_scores=np.array([p.box_score for p in ps], np.float64),
+            box_indices=np.arange(len(ps)),
+        ), int(image_id), kpt_score_thr=score_threshold)
+        scores = np.array([e["score"] for e in entries])
         keep = oks_nms(ps, scores, sig, nms_threshold) if nms_threshold is not None else range(len(ps))
-        for i in keep:
-            p = ps[i]
-            kp = np.concatenate([p.keypoints, p.scores[:, None]], axis=1)
-            results.append({"image_id": int(image_id), "category_id": 1,
-                            "keypoints": [round(float(v), 3) for v in kp.reshape(-1)], "score": float(scores[i])})
+        results.extend(entries[i] for i in keep)
     return results
 
 
@@ -207,18 +183,11 @@ class EvalResult:
 
 
 def evaluate_dataset(
-    heatmap_fn: HeatmapFn,
-    dataset: CocoKeypoints,
-    input_size: Tuple[int, int],
-    mean: Sequence[float],
-    std: Sequence[float],
-    batch_size: int = 32,
-    flip: bool = False,
-    dark: bool = False,
-    max_images: Optional[int] = None,
+    estimator: PoseEstimator, dataset: CocoKeypoints, batch_size: int = 32, max_images: Optional[int] = None,
 ) -> EvalResult:
     """Predict every region of ``dataset`` and score it: COCO AP/AR (OKS with the joint set's sigmas) and PCK@0.2.
 
+    The estimator sets the input size, normalization, flip test and decoding.
     ``max_images`` limits the pass to the first images (by id), scoring only those.
     """
     t0 = time.perf_counter()
@@ -228,9 +197,9 @@ def evaluate_dataset(
         keep_ids = set(sorted(dataset.images)[:max_images])
         records = [r for r in records if r.image_id in keep_ids]
         ann_file = _subset_annotations(dataset.ann_file, keep_ids)
-    preds = predict_records(heatmap_fn, records, input_size, dataset.joints, mean, std, batch_size, flip, dark=dark)
+    preds = predict_records(estimator, records, batch_size)
     sigmas = dataset.joints.sigmas
-    results = to_coco_results(preds, sigmas)
+    results = nms_coco_results(preds, sigmas)
     metrics = evaluate_coco(results, ann_file, sigmas)
     p = pck(preds)
     if not np.isnan(p):
@@ -253,20 +222,7 @@ def _subset_annotations(ann_file: Path, image_ids: set) -> Path:
     return Path(name)
 
 
-def torch_heatmap_fn(model, device: Optional[str] = None) -> HeatmapFn:
-    """Wrap a PyTorch pose network as a numpy heatmap function (eval mode, no grad)."""
-    import torch
-
-    dev = torch.device(device) if device else next(model.parameters()).device
-
-    def run(batch: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            return model(torch.from_numpy(np.ascontiguousarray(batch)).to(dev)).float().cpu().numpy()
-
-    return run
-
-
 __all__ = [
-    "COCO_STATS", "EvalResult", "PersonPrediction", "evaluate_coco", "evaluate_dataset", "oks", "oks_nms", "pck",
-    "predict_records", "to_coco_results", "torch_heatmap_fn",
+    "COCO_STATS", "EvalResult", "PersonPrediction", "evaluate_coco", "evaluate_dataset", "nms_coco_results", "oks",
+    "oks_nms", "pck", "predict_records",
 ]
