@@ -1,5 +1,10 @@
 """The ``lite-hrnet`` command line.
 
+Every verb lives in a module of :data:`VERB_MODULES` (this one holds ``list``
+and ``info``), and every such module has ``add_parser(subparsers)``, which adds
+its verbs, each with ``set_defaults(func=cmd_<verb>)``; ``cmd_<verb>(args)``
+runs the verb and returns the exit code.
+
 Every verb reports bad input as one line on stderr and a non-zero exit code;
 set ``LITE_HRNET_DEBUG=1`` to see the traceback instead.
 """
@@ -7,26 +12,21 @@ set ``LITE_HRNET_DEBUG=1`` to see the traceback instead.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
-from typing import Callable, List, Optional, Sequence, Tuple
+from types import ModuleType
+from typing import Iterator, Optional, Sequence
 
 from . import __version__
+from .arguments import parse_size
 from .specs import UnknownModelError, get_model_spec, list_models, spec_to_dict
 
-
-class CLIError(Exception):
-    """A user error with a message fit to print as is."""
-
-
-def parse_size(text: str, arg: str = "--input-size") -> Tuple[int, int]:
-    """Parse ``HxW`` (e.g. ``256x192``) into (height, width)."""
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise CLIError(f"{arg} must look like HEIGHTxWIDTH (e.g. 256x192), got {text!r}") from None
-    return h, w
+# The verb modules after this one, in the order of `lite-hrnet --help`. Imported when the parser
+# is built (each imports its heavy dependencies only when its verb runs); a module that is not
+# part of the install drops its verbs.
+VERB_MODULES = ("lite_hrnet.export.cli", "lite_hrnet.predict_cli", "lite_hrnet.benchmark.cli", "lite_hrnet.train.cli")
 
 
 def _format_count(n: float) -> str:
@@ -71,15 +71,6 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_info(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("info", help="parameters, FLOPs, input/heatmap sizes and joints of a model")
-    p.add_argument("name", help="registered model name (see `lite-hrnet info --list`)" )
-    p.add_argument("--weights", help="checkpoint path, or a model name to download its release")
-    p.add_argument("--input-size", help="HEIGHTxWIDTH to count FLOPs at (multiples of 32); default: the model's")
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.set_defaults(func=cmd_info)
-
-
 def cmd_list(args: argparse.Namespace) -> int:
     for name in list_models():
         spec = get_model_spec(name)
@@ -88,8 +79,16 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-# Verbs register here: each adds its own subparser. Later verbs live in their own modules.
-_VERBS: List[Callable[[argparse._SubParsersAction], None]] = [_add_info]
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """The verbs of this module: ``list`` and ``info``."""
+    p = sub.add_parser("list", help="list the registered models")
+    p.set_defaults(func=cmd_list)
+    p = sub.add_parser("info", help="parameters, FLOPs, input/heatmap sizes and joints of a model")
+    p.add_argument("name", help="registered model name (see `lite-hrnet list`)")
+    p.add_argument("--weights", help="checkpoint path, or a model name to download its release")
+    p.add_argument("--input-size", help="HEIGHTxWIDTH to count FLOPs at (multiples of 32); default: the model's")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_info)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,31 +98,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"lite-hrnet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    p = sub.add_parser("list", help="list the registered models")
-    p.set_defaults(func=cmd_list)
-    for add in _VERBS:
-        add(sub)
-    _add_optional_verbs(sub)
+    for module in _verb_modules():
+        module.add_parser(sub)
     return parser
 
 
-def _add_optional_verbs(sub: argparse._SubParsersAction) -> None:
-    """Verbs defined in other modules of the package, imported lazily so `info` never pays for them."""
-    import importlib
-
-    for module_name in ("lite_hrnet.export.cli", "lite_hrnet.predict_cli", "lite_hrnet.benchmark.cli", "lite_hrnet.train.cli"):
+def _verb_modules() -> Iterator[ModuleType]:
+    """This module, then those of :data:`VERB_MODULES` that the install has."""
+    yield sys.modules[__name__]
+    for module_name in VERB_MODULES:
         try:
-            module = importlib.import_module(module_name)
+            yield importlib.import_module(module_name)
         except ModuleNotFoundError as e:
             if e.name and (module_name == e.name or module_name.startswith(e.name + ".")):
                 continue  # that verb's module is not part of this install
             raise
-        module.add_parser(sub)
 
 
 # Errors that are the user's to fix: printed as one line, exit code 2.
 # (CheckpointError and the export/runtime errors derive from ValueError.)
-USER_ERRORS = (CLIError, UnknownModelError, ValueError, OSError, ImportError)
+USER_ERRORS = (UnknownModelError, ValueError, OSError, ImportError)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -137,15 +131,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except USER_ERRORS as e:
         if os.environ.get("LITE_HRNET_DEBUG"):
             raise
-        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        print(f"lite-hrnet {args.command}: error: {message}", file=sys.stderr)
+        from .runtimes.base import first_line
+
+        print(f"lite-hrnet {args.command}: error: {first_line(e)}", file=sys.stderr)
         return 2
     except Exception as e:  # anything else is a bug, but the user still gets one line
         if os.environ.get("LITE_HRNET_DEBUG"):
             raise
-        message = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        print(f"lite-hrnet {args.command}: internal error: {type(e).__name__}: {message} "
-              "(set LITE_HRNET_DEBUG=1 for the traceback)", file=sys.stderr)
+        from .runtimes.base import first_line
+
+        what = f"{type(e).__name__}: {first_line(e)}" if str(e).strip() else type(e).__name__
+        print(f"lite-hrnet {args.command}: internal error: {what} (set LITE_HRNET_DEBUG=1 for the traceback)",
+              file=sys.stderr)
         return 1
 
 

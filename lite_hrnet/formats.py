@@ -41,6 +41,7 @@ class FileFormat:
         precisions: the file precisions it is exported (or, for torch, benchmarked) at.
         runtime: the runtime's name in reports (``RuntimeInfo.runtime``, benchmark rows).
         runtime_dist: the pip distribution whose version is reported for that runtime.
+        runtime_module: the module that runtime is imported as.
         extra: the pip extra that installs the runtime (``pip install 'lite-hrnet[ort]'``).
         export_modules: the modules exporting to this format needs besides torch; empty: not exported.
         artifact: the exported file under the output folder, ``{name}`` the model and ``{tag}``
@@ -57,6 +58,7 @@ class FileFormat:
     precisions: Tuple[str, ...]
     runtime: str
     runtime_dist: str
+    runtime_module: str
     extra: str
     export_modules: Tuple[str, ...] = ()
     artifact: str = ""
@@ -84,12 +86,13 @@ class FileFormat:
 
 
 FILE_FORMATS: Tuple[FileFormat, ...] = (
-    FileFormat("torch", "PyTorch", (".pth", ".pt"), "NCHW", ("fp32",), "torch", "torch", "torch"),
-    FileFormat("onnx", "ONNX", (".onnx",), "NCHW", PRECISIONS, "onnxruntime", "onnxruntime", "ort",
+    FileFormat("torch", "PyTorch", (".pth", ".pt"), "NCHW", ("fp32",), "torch", "torch", "torch", "torch"),
+    FileFormat("onnx", "ONNX", (".onnx",), "NCHW", PRECISIONS, "onnxruntime", "onnxruntime", "onnxruntime", "ort",
                ("onnx", "onnxslim", "onnxruntime"), "{name}{tag}.onnx"),
-    FileFormat("openvino", "OpenVINO", (".xml",), "NCHW", PRECISIONS, "openvino", "openvino", "openvino",
+    FileFormat("openvino", "OpenVINO", (".xml",), "NCHW", PRECISIONS, "openvino", "openvino", "openvino", "openvino",
                ("openvino", "nncf"), "{name}_openvino/{name}{tag}.xml", companions=(".bin",)),
-    FileFormat("tflite", "TFLite", (".tflite",), "NHWC", PRECISIONS, "litert", "ai-edge-litert", "tflite",
+    # TFLite files also run with tflite_runtime or tensorflow.lite (lite_hrnet.runtimes.tflite_backend.import_interpreter).
+    FileFormat("tflite", "TFLite", (".tflite",), "NHWC", PRECISIONS, "litert", "ai-edge-litert", "ai_edge_litert", "tflite",
                ("onnx2tf", "tensorflow", "ai_edge_litert"), "{name}{tag}.tflite", fp32_tag=True, dynamic_batch=False),
 )
 

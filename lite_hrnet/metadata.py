@@ -113,7 +113,8 @@ def tflite_schema():
     return None
 
 
-# The former private name, still read by export/end_to_end.py (another work in progress): drop it once that reads tflite_schema.
+# The former private name, still read by export/end_to_end.py and native/tests/make_golden.py (work in
+# progress elsewhere): drop it once they call tflite_schema.
 _tflite_schema = tflite_schema
 
 

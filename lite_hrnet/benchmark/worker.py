@@ -78,7 +78,7 @@ def preimport_runtime(fmt: str) -> None:
 
             import_interpreter()
         else:
-            importlib.import_module(get_format(fmt).runtime)
+            importlib.import_module(get_format(fmt).runtime_module)
     except ImportError:
         pass  # load() raises the message that names the extra to install
 

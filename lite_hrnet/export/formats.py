@@ -218,8 +218,8 @@ def onnx_to_tflite(src: Path, out: Dict[str, Path], calib: Optional[np.ndarray],
     (it would shell out to ``onnxsim``), and signature defs are requested.
     onnx2tf writes fp32 and fp16; int8 is quantized here from its SavedModel
     (:func:`_saved_model_to_int8`), as onnx2tf's int8 flag would also make four
-    calibrated variants nobody uses. Both, and the fast mode below, cut the
-    export time to a third (benchmarks/export/tflite_export_time.md).
+    calibrated variants nobody uses. This and onnx2tf's fast mode (below) cut the
+    TFLite export to about a third of its former time (benchmarks/export/tflite_export_time.md).
     """
     # TensorFlow's C++ start-up logs go straight to the terminal, past any Python redirection.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -18,6 +18,7 @@ garbage: normalize first (``PoseEstimator`` does it).
 
 from __future__ import annotations
 
+import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -244,8 +245,13 @@ class FileBackend(Backend):
         runtime = self._import_runtime()
         self._open(runtime, existing_file(path), device, check_threads(threads), precision, spec)
 
-    def _import_runtime(self) -> Any:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def _import_runtime(self) -> Any:
+        """The runtime module of the format (:data:`lite_hrnet.formats.FILE_FORMATS`); ImportError naming the extra."""
+        table = get_format(self.format_name)
+        try:
+            return importlib.import_module(table.runtime_module)
+        except ImportError:
+            raise self._missing_runtime(f"{table.runtime_module} (for {table.suffix} models)") from None
 
     def _open(self, runtime: Any, path: Path, device: str, threads: Optional[int], precision: Optional[str],
               spec: Optional[SpecLike]) -> None:  # pragma: no cover - abstract

@@ -41,13 +41,6 @@ class OpenVINOBackend(FileBackend):
 
     format_name = "openvino"
 
-    def _import_runtime(self) -> Any:
-        try:
-            import openvino
-        except ImportError:
-            raise self._missing_runtime("openvino (for .xml models)") from None
-        return openvino
-
     def _open(self, ov: Any, path: Path, device: str, threads: Optional[int], precision: Optional[str],
               spec: Optional[SpecLike]) -> None:
         weights = path.with_suffix(".bin")

@@ -42,13 +42,6 @@ class OnnxRuntimeBackend(FileBackend):
 
     format_name = "onnx"
 
-    def _import_runtime(self) -> Any:
-        try:
-            import onnxruntime
-        except ImportError:
-            raise self._missing_runtime("onnxruntime (for .onnx models)") from None
-        return onnxruntime
-
     def _open(self, ort: Any, path: Path, device: str, threads: Optional[int], precision: Optional[str],
               spec: Optional[SpecLike]) -> None:
         key = str(device).lower()
