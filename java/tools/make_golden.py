@@ -13,12 +13,13 @@ Writes java/src/test/resources/golden/{geometry,decode,one_euro,tracker}.json (s
   recorded person found in each box (the Java test implements the same stand-in), and the One-Euro smoothed
   keypoints of its output.
 
-Run from the repository root: ``.venv/bin/python java/tools/make_golden.py``. Floats are written as the
+Run from the repository root: ``.venv/bin/python java/tools/make_golden.py [--out DIR]``. Floats are written as the
 exact values of the float32 numbers used, so Java reads back the same bits.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -250,7 +251,10 @@ def tracker_case(rng: np.random.Generator) -> dict:
 
 
 def main() -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=OUT, help=f"folder to write to (default {OUT.relative_to(ROOT)})")
+    out = parser.parse_args().out
+    out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(20260501)
     files = {
         "geometry.json": geometry_cases(rng),
@@ -259,8 +263,8 @@ def main() -> None:
         "tracker.json": tracker_case(rng),
     }
     for name, data in files.items():
-        (OUT / name).write_text(json.dumps(data, separators=(",", ":")) + "\n")
-        print(f"wrote {OUT / name} ({(OUT / name).stat().st_size // 1024} KiB)")
+        (out / name).write_text(json.dumps(data, separators=(",", ":")) + "\n")
+        print(f"wrote {out / name} ({(out / name).stat().st_size // 1024} KiB)")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,156 @@
+"""The Java library (java/): `make java` builds it, these tests run its JUnit 5 tests on the desktop JVM.
+
+- Pure Java (geometry, decoding, the tracker and the One-Euro filter against golden values from the Python
+  implementation, images, JSON, the launcher's arguments): need a JDK and Debian's junit5 jars only.
+- Through JNI (PoseEstimator on the demo model's TFLite file, and litehrnet-predict against `lite-hrnet predict`
+  on ../shared/data/coco_val2017_sample): also need build/native/liblitehrnet.so (`make native`).
+
+Each part skips with the reason when what it needs is missing; a build that fails is a test failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Dict, List, Optional
+
+import numpy as np
+import pytest
+
+from conftest import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / "build" / "java"
+JUNIT_JAR = Path(os.environ.get("JUNIT_JAR", "/usr/share/java/junit-platform-console-standalone.jar"))
+DEMO = "litehrnet_18_coco_128x96"
+PURE_JAVA_TESTS = ["GeometryTest", "HeatmapDecoderTest", "OneEuroFilterTest", "PoseTrackerTest", "ImageTest",
+                   "JsonTest", "cli.PredictMainTest"]
+
+
+def _missing_tools() -> Optional[str]:
+    for tool in ("javac", "jar", "java", "make"):
+        if shutil.which(tool) is None:
+            return f"{tool} not found: install a JDK 11+ (Debian: openjdk-17-jdk-headless) and make"
+    if not JUNIT_JAR.is_file():
+        return f"JUnit 5 console launcher not found at {JUNIT_JAR} (Debian: apt-get install junit5, or set JUNIT_JAR)"
+    return None
+
+
+def _make(*targets: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", "--no-print-directory", *targets], cwd=ROOT, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def java_build() -> SimpleNamespace:
+    """The jar and test classes (built or the test fails), and the JNI library when liblitehrnet builds."""
+    reason = _missing_tools()
+    if reason:
+        pytest.skip(reason)
+    built = _make("java-jar", "java-test-classes")
+    assert built.returncode == 0, f"make java-jar java-test-classes failed:\n{built.stdout}\n{built.stderr}"
+    full = _make("java")
+    jni = BUILD / "liblitehrnet_jni.so"
+    problem = None
+    if full.returncode != 0 or not jni.is_file():
+        tail = (full.stderr or full.stdout).strip().splitlines()[-3:]
+        problem = "make java could not build the JNI library (liblitehrnet: make native): " + " | ".join(tail)
+    return SimpleNamespace(jni=None if problem else jni, problem=problem)
+
+
+@pytest.fixture(scope="module")
+def demo_tflite(tmp_path_factory) -> Path:
+    """The demo model (trained on synthetic people, bundled) as fp32 TFLite, exported once per session."""
+    try:
+        from lite_hrnet.export import export_model
+    except ImportError as e:
+        pytest.skip(f"lite_hrnet.export is not available (pip install 'lite-hrnet[export]'): {e}")
+    out = tmp_path_factory.getbasetemp() / "demo_tflite"
+    report = export_model(DEMO, "tflite", "fp32", out_dir=out, weights="synthetic", reuse=True)
+    found = [Path(a.path) for a in report.artifacts if a.format == "tflite" and a.precision == "fp32"]
+    assert found and found[0].is_file(), report.table()
+    return found[0]
+
+
+def junit(classes: List[str], properties: Dict[str, str], jni: Optional[Path]) -> SimpleNamespace:
+    """Run the named test classes (relative to io.github.litehrnet) on the JUnit console launcher."""
+    props = {**properties, **({"litehrnet.jni.library": str(jni)} if jni else {})}
+    command = ["java", *(f"-D{k}={v}" for k, v in props.items()), "-jar", str(JUNIT_JAR), "--disable-banner",
+               "--details=tree", "--disable-ansi-colors", "--fail-if-no-tests",
+               "-cp", f"{BUILD / 'lite-hrnet.jar'}{os.pathsep}{BUILD / 'test-classes'}",
+               *(f"--select-class=io.github.litehrnet.{c}" for c in classes)]
+    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    counts = {key: int(value) for value, key in re.findall(r"\[\s*(\d+) tests (\w+)\s*\]", run.stdout)}
+    return SimpleNamespace(returncode=run.returncode, output=run.stdout + run.stderr, counts=counts)
+
+
+def check(result: SimpleNamespace, expected_tests: int) -> None:
+    assert result.returncode == 0, result.output[-6000:]
+    assert result.counts.get("found", 0) >= expected_tests, result.output[-3000:]
+    assert result.counts.get("skipped", 0) == 0 and result.counts.get("aborted", 0) == 0, result.output[-3000:]
+    assert result.counts.get("failed", 0) == 0, result.output[-6000:]
+
+
+def test_pure_java_against_python_golden_values(java_build):
+    check(junit(PURE_JAVA_TESTS, {}, None), expected_tests=25)
+
+
+def test_golden_files_are_what_the_python_code_makes(tmp_path):
+    """The committed golden files are current: regenerating them from the Python code gives the same values."""
+    golden = ROOT / "java" / "src" / "test" / "resources" / "golden"
+    run = subprocess.run([sys.executable, str(ROOT / "java" / "tools" / "make_golden.py"), "--out", str(tmp_path)],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    for name in ("geometry.json", "decode.json", "one_euro.json", "tracker.json"):
+        assert json.loads((tmp_path / name).read_text()) == json.loads((golden / name).read_text()), name
+
+
+def test_estimator_through_jni(java_build, demo_tflite):
+    if java_build.jni is None:
+        pytest.skip(java_build.problem)
+    check(junit(["PoseEstimatorTest"], {"litehrnet.test.model": str(demo_tflite)}, java_build.jni), expected_tests=8)
+
+
+def test_predict_matches_lite_hrnet_predict_on_coco(java_build, demo_tflite, coco_sample, tmp_path):
+    if java_build.jni is None:
+        pytest.skip(java_build.problem)
+    python_out = tmp_path / "python"
+    run = cli("predict", "--model", str(demo_tflite), str(coco_sample), "--boxes",
+              str(coco_sample / "test_coco_det_AP_H_56.json"), "--out", str(python_out), "--threads", "2",
+              "--no-progress")
+    assert run.returncode == 0, run.stderr
+    result = junit(["cli.EndToEndTest"], {
+        "litehrnet.test.model": str(demo_tflite), "litehrnet.test.coco": str(coco_sample),
+        "litehrnet.test.python_results": str(python_out / "results.json")}, java_build.jni)
+    check(result, expected_tests=1)
+    share = re.search(r"END_TO_END: .*", result.output)
+    assert share, result.output[-3000:]
+    print(share.group(0))  # the measured agreement, shown with pytest -s
+
+
+def test_launcher_script(java_build, demo_tflite, tmp_path):
+    if java_build.jni is None:
+        pytest.skip(java_build.problem)
+    import cv2
+
+    image = tmp_path / "person.png"
+    rng = np.random.default_rng(0)
+    cv2.imwrite(str(image), cv2.GaussianBlur(rng.integers(0, 255, (160, 120, 3), dtype=np.uint8), (5, 5), 1))
+    launcher = BUILD / "litehrnet-predict"
+    run = subprocess.run([str(launcher), "--model", str(demo_tflite), str(image), "--out", str(tmp_path / "out")],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert re.search(r"1 frames, 1 persons: [\d.]+ FPS pose estimation", run.stdout), run.stdout
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert len(results) == 1 and results[0]["image_id"] == "person.png" and len(results[0]["keypoints"]) == 51
+    assert (tmp_path / "out" / "person.png").is_file()
+    bad = subprocess.run([str(launcher), "--model", str(demo_tflite), str(image), "--dark"], capture_output=True,
+                         text=True, timeout=60)
+    assert bad.returncode == 2 and "Exception" not in bad.stderr, bad.stderr
+    assert bad.stderr.strip().splitlines()[-1] == ("litehrnet-predict: error: --dark is not supported by "
+                                                   "litehrnet-predict (use lite-hrnet predict)")
