@@ -1,0 +1,144 @@
+"""The pipeline's image input and drawn output: load_image on every file kind, draw_poses' behaviour.
+
+draw_poses is checked by what it must do, not by its palette: confident keypoints (score above the
+threshold, finite) get a green filled disk whose radius grows with images larger than 640 pixels,
+limbs join confident joints only, boxes and track ids only on request, the input untouched unless
+``copy=False``.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from lite_hrnet.pipeline import PoseResult, draw_poses, load_image
+
+GREEN = (0, 255, 0)
+K = 5
+
+
+def one_person(points, scores, box=(100.0, 100.0, 300.0, 400.0), track_id=None) -> PoseResult:
+    return PoseResult(
+        keypoints=np.asarray(points, np.float32)[None], scores=np.asarray(scores, np.float32)[None],
+        boxes=np.asarray([box], np.float32), box_scores=np.ones((1,), np.float32),
+        box_indices=np.zeros((1,), np.int64), track_ids=None if track_id is None else np.array([track_id], np.int64),
+    )
+
+
+POINTS = [[150.0, 150.0], [250.0, 150.0], [150.0, 300.0], [250.0, 300.0], [np.nan, 200.0]]
+
+
+def drawn(canvas: np.ndarray) -> np.ndarray:
+    return canvas.any(axis=2)
+
+
+def test_confident_keypoints_are_green_disks_and_the_rest_is_not_drawn():
+    image = np.zeros((480, 640, 3), np.uint8)
+    result = one_person(POINTS, [0.9, 0.31, 0.3, 0.1, 0.9])  # 0.3 is not above the default threshold
+    canvas = draw_poses(image, result)
+    assert canvas.shape == (480, 640, 3) and canvas.dtype == np.uint8
+    assert not image.any()  # drawn on a copy
+    for x, y in ((150, 150), (250, 150)):
+        assert tuple(canvas[y, x]) == GREEN and tuple(canvas[y, x + 3]) != (0, 0, 0)  # radius 3
+        assert not canvas[y, x + 5].any() and not canvas[y + 5, x].any()
+    ys, xs = np.nonzero(drawn(canvas))
+    assert xs.min() >= 146 and xs.max() <= 254 and ys.min() >= 146 and ys.max() <= 154  # nothing else
+    # a lower threshold draws the 0.3 and 0.1 joints too; NaN is never drawn
+    canvas = draw_poses(image, result, kpt_thr=0.05)
+    assert tuple(canvas[300, 150]) == GREEN and tuple(canvas[300, 250]) == GREEN
+    assert not drawn(canvas)[190:210].any()
+
+
+def test_radius_and_thickness_grow_with_images_larger_than_640_pixels():
+    small = draw_poses(np.zeros((240, 320, 3), np.uint8), one_person([[100.0, 100.0]] * K, [0.9] * K))
+    assert tuple(small[100, 103]) != (0, 0, 0) and not small[100, 105].any()  # radius 3, not smaller
+    big = draw_poses(np.zeros((1280, 960, 3), np.uint8), one_person([[400.0, 400.0]] * K, [0.9] * K))
+    assert tuple(big[400, 405]) == GREEN and not big[400, 408].any()  # radius 3 x 1280 / 640 = 6
+    # limbs: thickness 2, or 4 at twice the size; a horizontal limb from (100, 200) to (300, 200)
+    person = one_person([[100.0, 200.0], [300.0, 200.0]] + [[0.0, 0.0]] * 3, [0.9, 0.9, 0, 0, 0])
+    normal = draw_poses(np.zeros((480, 640, 3), np.uint8), person, skeleton=[(0, 1)])
+    assert normal[200, 200].any() and not normal[203, 200].any()
+    wide = draw_poses(np.zeros((1280, 960, 3), np.uint8), person, skeleton=[(0, 1)])
+    assert wide[202, 200].any() and not wide[205, 200].any()
+    custom = draw_poses(np.zeros((480, 640, 3), np.uint8), person, skeleton=[(0, 1)], radius=8, thickness=6)
+    assert tuple(custom[200, 107]) == GREEN and custom[203, 200].any()
+
+
+def test_limbs_join_confident_joints_only_in_their_own_colors():
+    image = np.zeros((480, 640, 3), np.uint8)
+    result = one_person(POINTS, [0.9, 0.9, 0.9, 0.1, 0.9])
+    skeleton = [(0, 1), (0, 2), (1, 3), (2, 3), (0, 4), (0, 17), (17, 0)]  # 17: no such joint, ignored
+    canvas = draw_poses(image, result, skeleton=skeleton)
+    top, left = tuple(canvas[150, 200]), tuple(canvas[225, 150])
+    assert top != (0, 0, 0) and left != (0, 0, 0) and top != left and GREEN not in (top, left)
+    assert not canvas[225, 250].any() and not canvas[300, 200].any()  # joint 3 is not confident
+    # joint 4 has a NaN coordinate: no limb toward it, and nothing drawn along row 200 right of the disks
+    assert not drawn(canvas)[195:205, 160:240].any()
+    np.testing.assert_array_equal(draw_poses(image, result), draw_poses(image, result, skeleton=None))
+
+
+def test_boxes_and_track_ids_only_on_request():
+    image = np.zeros((480, 640, 3), np.uint8)
+    result = one_person(POINTS, [0.9] * K, box=(100.0, 100.0, 300.0, 400.0), track_id=7)
+    plain = draw_poses(image, result)
+    assert not plain[100, 200].any() and not plain[80:99].any()
+    boxed = draw_poses(image, result, draw_boxes=True)
+    edge = tuple(boxed[100, 200])
+    assert edge != (0, 0, 0) and edge != GREEN
+    assert tuple(boxed[400, 200]) == edge and tuple(boxed[250, 100]) == edge and tuple(boxed[250, 300]) == edge
+    assert not boxed[250, 200].any()  # the box is not filled
+    # the track id is written just above the box's top-left corner, in the box's color
+    label = boxed[75:98, 95:160]
+    assert label.any() and (label == edge).all(axis=2).any()
+    assert not boxed[:75].any() and not boxed[75:98, 160:].any()
+    without_id = draw_poses(image, one_person(POINTS, [0.9] * K), draw_boxes=True)
+    assert not without_id[75:98].any()
+
+
+def test_copy_false_draws_in_place_and_grayscale_is_converted():
+    image = np.zeros((480, 640, 3), np.uint8)
+    canvas = draw_poses(image, one_person(POINTS, [0.9] * K), copy=False)
+    assert canvas is image and tuple(image[150, 150]) == GREEN
+    gray = np.zeros((480, 640), np.uint8)
+    canvas = draw_poses(gray, one_person(POINTS, [0.9] * K), copy=False)
+    assert canvas.shape == (480, 640, 3) and tuple(canvas[150, 150]) == GREEN and not gray.any()
+
+
+# ---------------------------------------------------------------------------- load_image
+
+
+def test_load_image_reads_color_gray_alpha_and_16_bit_files(tmp_path):
+    rng = np.random.default_rng(0)
+    color = rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    cv2.imwrite(str(tmp_path / "color.png"), color)
+    np.testing.assert_array_equal(load_image(tmp_path / "color.png"), color)
+    gray = rng.integers(0, 256, (20, 30), dtype=np.uint8)
+    cv2.imwrite(str(tmp_path / "gray.png"), gray)
+    np.testing.assert_array_equal(load_image(str(tmp_path / "gray.png")), np.repeat(gray[..., None], 3, axis=2))
+    bgra = np.dstack([color, np.full((20, 30), 128, np.uint8)])
+    cv2.imwrite(str(tmp_path / "alpha.png"), bgra)
+    np.testing.assert_array_equal(load_image(tmp_path / "alpha.png"), color)
+    deep = (color.astype(np.uint16) * 257)  # 16-bit: 65535 is white
+    cv2.imwrite(str(tmp_path / "deep.png"), deep)
+    loaded = load_image(tmp_path / "deep.png")
+    assert loaded.dtype == np.uint8
+    np.testing.assert_array_equal(loaded, color)
+    floats = (color / 255.0).astype(np.float32)  # float TIFF: 1.0 is white
+    cv2.imwrite(str(tmp_path / "float.tiff"), floats)
+    loaded = load_image(tmp_path / "float.tiff")
+    assert loaded.dtype == np.uint8
+    assert np.abs(loaded.astype(int) - color).max() <= 1
+
+
+def test_load_image_errors_name_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.png"):
+        load_image(tmp_path / "missing.png")
+    with pytest.raises(FileNotFoundError, match="image not found"):
+        load_image(tmp_path)  # a folder is not an image file
+    (tmp_path / "text.png").write_text("not an image")
+    with pytest.raises(ValueError, match="text.png: not a readable image"):
+        load_image(tmp_path / "text.png")
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    with pytest.raises(ValueError, match="empty.jpg: not a readable image"):
+        load_image(tmp_path / "empty.jpg")
