@@ -39,3 +39,12 @@ test: $(VENV)/.installed-dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# The C library over LiteRT and its command-line program (native/README.md): build/native/liblitehrnet.so
+# and build/native/litehrnet-predict. Needs cmake, a C compiler, libjpeg and libpng (Debian: cmake
+# libjpeg-dev libpng-dev); LiteRT's libLiteRt.so comes from the venv's ai-edge-litert.
+NATIVE_BUILD := build/native
+.PHONY: native
+native: $(VENV)/.installed-dev
+	cmake -S native -B $(NATIVE_BUILD) -DCMAKE_BUILD_TYPE=Release -DLHR_WERROR=ON -DLITERT_PYTHON=$(abspath $(BIN)/python)
+	cmake --build $(NATIVE_BUILD) -j

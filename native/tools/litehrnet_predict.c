@@ -19,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "image_io.h"
 #include "lhr_internal.h"
@@ -580,8 +582,36 @@ static void usage(FILE *to) {
             "without --boxes each image is one person. Results: OUT/results.json (COCO keypoint results).\n");
 }
 
+/* Where our messages go: the original stderr. LiteRT logs INFO lines to stderr as it loads a
+ * model; they are sent to /dev/null unless LITEHRNET_VERBOSE is set, so that an error is one line. */
+static FILE *error_stream = NULL;
+
+static void quiet_runtime_logs(void) {
+    error_stream = stderr;
+    const char *verbose = getenv("LITEHRNET_VERBOSE");
+    if (verbose != NULL && verbose[0] != '\0' && strcmp(verbose, "0") != 0) return;
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    int devnull = open("/dev/null", O_WRONLY);
+    if (saved < 0 || devnull < 0) {
+        if (saved >= 0) close(saved);
+        if (devnull >= 0) close(devnull);
+        return;
+    }
+    FILE *f = fdopen(saved, "w");
+    if (f == NULL || dup2(devnull, STDERR_FILENO) < 0) {
+        if (f != NULL) fclose(f);
+        else close(saved);
+        close(devnull);
+        return;
+    }
+    close(devnull);
+    error_stream = f;
+}
+
 static int fail(const char *message) {
-    fprintf(stderr, "litehrnet-predict: error: %s\n", message);
+    fprintf(error_stream ? error_stream : stderr, "litehrnet-predict: error: %s\n", message);
+    fflush(error_stream ? error_stream : stderr);
     return 2;
 }
 
@@ -650,15 +680,16 @@ int main(int argc, char **argv) {
         }
     }
     if (model_path == NULL || n_inputs == 0) {
-        usage(stderr);
         free(inputs);
-        return fail(model_path == NULL ? "the following arguments are required: --model" : "the following arguments are required: INPUT");
+        return fail(model_path == NULL ? "the following arguments are required: --model (see --help)"
+                                       : "the following arguments are required: INPUT (see --help)");
     }
     if (threads < 0) {
         free(inputs);
         return fail("--threads must be at least 1");
     }
 
+    quiet_runtime_logs();
     int rc = 2;
     path_list images = {0};
     box_file boxes;
