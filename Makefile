@@ -48,3 +48,57 @@ NATIVE_BUILD := build/native
 native: $(VENV)/.installed-dev
 	cmake -S native -B $(NATIVE_BUILD) -DCMAKE_BUILD_TYPE=Release -DLHR_WERROR=ON -DLITERT_PYTHON=$(abspath $(BIN)/python)
 	cmake --build $(NATIVE_BUILD) -j
+
+# ---------------------------------------------------------------- java
+# The JVM library over liblitehrnet (java/, package io.github.litehrnet), built offline with javac and
+# the JUnit 5 console launcher of Debian's junit5 package (no Maven repository needed):
+#   make java       build/java/lite-hrnet.jar, build/java/liblitehrnet_jni.so (needs `make native`)
+#                   and the launcher build/java/litehrnet-predict (the arguments of `lite-hrnet predict`)
+#   make java-test  the JUnit tests; the JNI ones need JAVA_TEST_MODEL=FILE.tflite (tests/test_java.py
+#                   runs them all from pytest, with the demo model and the COCO sample)
+.PHONY: java java-jar java-test-classes java-test
+JAVAC     ?= javac
+JAR       ?= jar
+JAVA      ?= java
+JAVA_HOME ?= $(patsubst %/bin/javac,%,$(realpath $(shell command -v $(JAVAC) 2>/dev/null)))
+JUNIT_JAR ?= /usr/share/java/junit-platform-console-standalone.jar
+JAVA_OUT  := build/java
+JAVA_MAIN := $(shell find java/src/main/java -name '*.java' 2>/dev/null)
+JAVA_TEST := $(shell find java/src/test -type f 2>/dev/null)
+JAVA_TEST_MODEL ?=
+
+java: $(JAVA_OUT)/lite-hrnet.jar $(JAVA_OUT)/liblitehrnet_jni.so $(JAVA_OUT)/litehrnet-predict
+java-jar: $(JAVA_OUT)/lite-hrnet.jar
+java-test-classes: $(JAVA_OUT)/test-classes/.built
+
+$(JAVA_OUT)/lite-hrnet.jar: $(JAVA_MAIN)
+	rm -rf $(JAVA_OUT)/classes && mkdir -p $(JAVA_OUT)/classes
+	$(JAVAC) --release 11 -encoding UTF-8 -Xlint:all -d $(JAVA_OUT)/classes $(JAVA_MAIN)
+	$(JAR) --create --file $@ --main-class io.github.litehrnet.cli.PredictMain -C $(JAVA_OUT)/classes .
+
+$(JAVA_OUT)/test-classes/.built: $(JAVA_OUT)/lite-hrnet.jar $(JAVA_TEST)
+	@test -f $(JUNIT_JAR) || { echo "JUnit 5 not found at $(JUNIT_JAR): apt-get install junit5 (or set JUNIT_JAR)"; exit 1; }
+	rm -rf $(JAVA_OUT)/test-classes && mkdir -p $(JAVA_OUT)/test-classes
+	$(JAVAC) --release 11 -encoding UTF-8 -d $(JAVA_OUT)/test-classes -cp $(JAVA_OUT)/lite-hrnet.jar:$(JUNIT_JAR) \
+		$(filter %.java,$(JAVA_TEST))
+	cp -r java/src/test/resources/. $(JAVA_OUT)/test-classes/
+	touch $@
+
+# The JNI glue links build/native/liblitehrnet.so and finds it next door at run time ($ORIGIN/../native).
+$(JAVA_OUT)/liblitehrnet_jni.so: java/src/main/c/litehrnet_jni.c native/include/litehrnet.h | native
+	@test -n "$(JAVA_HOME)" && test -f "$(JAVA_HOME)/include/jni.h" || { echo "jni.h not found: install a JDK (openjdk-17-jdk-headless) or set JAVA_HOME"; exit 1; }
+	mkdir -p $(JAVA_OUT)
+	$(CC) -std=c11 -O2 -Wall -Wextra -fPIC -shared -I"$(JAVA_HOME)/include" -I"$(JAVA_HOME)/include/linux" \
+		-Inative/include $< -Lbuild/native -llitehrnet -Wl,-rpath,'$$ORIGIN/../native' -o $@
+
+$(JAVA_OUT)/litehrnet-predict: $(JAVA_OUT)/lite-hrnet.jar $(JAVA_OUT)/liblitehrnet_jni.so
+	printf '%s\n' '#!/bin/sh' '# lite-hrnet predict on the JVM (made by make java; needs Java 11+ on PATH or $$JAVA)' \
+		'here=$$(dirname "$$(readlink -f "$$0")")' \
+		'exec "$${JAVA:-java}" -Dlitehrnet.jni.library="$$here/liblitehrnet_jni.so" -cp "$$here/lite-hrnet.jar" io.github.litehrnet.cli.PredictMain "$$@"' > $@
+	chmod +x $@
+
+java-test: java $(JAVA_OUT)/test-classes/.built
+	$(JAVA) -Dlitehrnet.jni.library=$(abspath $(JAVA_OUT)/liblitehrnet_jni.so) \
+		$(if $(JAVA_TEST_MODEL),-Dlitehrnet.test.model=$(abspath $(JAVA_TEST_MODEL))) \
+		-jar $(JUNIT_JAR) --disable-banner --details=summary --fail-if-no-tests \
+		-cp $(JAVA_OUT)/lite-hrnet.jar:$(JAVA_OUT)/test-classes --select-package io.github.litehrnet
