@@ -113,12 +113,15 @@ def test_eval_cli_end_to_end(tmp_path, coco_sample):
 def test_demo_checkpoint_finds_synthetic_people(tmp_path):
     """The shipped demo model (trained on synthetic people only) scores well on fresh synthetic images."""
     pytest.importorskip("torch")
+    from lite_hrnet.models import CheckpointError, resolve_weights
+    from lite_hrnet.models.checkpoint import read_checkpoint_meta
+    from lite_hrnet.specs import get_model_spec
     from lite_hrnet.synth import generate_dataset
-    from lite_hrnet.train import DEMO_MODEL_NAME, demo_weights_path
 
+    demo = get_model_spec("litehrnet_18_coco_128x96")  # the demo model: weights="synthetic"
     try:
-        path = demo_weights_path()
-    except FileNotFoundError:
+        path = resolve_weights("synthetic", demo)
+    except CheckpointError:
         pytest.skip("demo checkpoint not built")
     generate_dataset(tmp_path / "val", 12, seed=4242)
     r = cli("eval", str(path), "--data", str(tmp_path / "val"), "--json", "--threads", "1", env=ONE_THREAD)
@@ -127,7 +130,9 @@ def test_demo_checkpoint_finds_synthetic_people(tmp_path):
     assert report["input_size"] == [128, 96] and report["persons"] >= 20
     # Measured on 268 held-out people: AP50 0.52, PCK@0.2 0.75; a random network scores near 0 on both.
     assert report["metrics"]["AP50"] > 0.25 and report["metrics"]["PCK@0.2"] > 0.6, report
-    assert DEMO_MODEL_NAME == "litehrnet_18_coco_256x192"
+    # One identity: the checkpoint names the registered demo model, Lite-HRNet-18 COCO at 128x96.
+    assert read_checkpoint_meta(path)["model_name"] == demo.name and tuple(report["input_size"]) == demo.input_size
+    assert demo.arch == get_model_spec("litehrnet_18_coco_256x192").arch
 
 
 def test_crop_encode_decode_round_trip_scores_ap_1(coco_sample):

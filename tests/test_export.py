@@ -29,7 +29,7 @@ NAIVE = "naive_litehrnet_18_coco_256x192"
 
 def seeded_model(name: str, seed: int = 0):
     """Seeded random weights with batch norm calibrated on synthetic people (outputs of order 1)."""
-    from lite_hrnet.models import calibrated_random_model
+    from lite_hrnet.export.calibration import calibrated_random_model
 
     return calibrated_random_model(name, seed=seed, calib_count=8)
 

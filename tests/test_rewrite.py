@@ -30,7 +30,7 @@ def plain_onnx(tmp_path_factory):
 
     The static-batch graph (the default) is rewritten in every OpenVINO export of test_export.
     """
-    from lite_hrnet.models import calibrated_random_model
+    from lite_hrnet.export.calibration import calibrated_random_model
     from lite_hrnet.specs import get_model_spec
 
     name = NAME

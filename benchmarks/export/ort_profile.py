@@ -61,8 +61,7 @@ def main() -> int:
     import onnx
 
     from lite_hrnet.export import formats
-    from lite_hrnet.export.calibration import calibration_batch
-    from lite_hrnet.models import calibrated_random_model
+    from lite_hrnet.export.calibration import calibrated_random_model, calibration_batch
     from lite_hrnet.specs import get_model_spec
     from rewrites import depthwise_padded_to_16
 

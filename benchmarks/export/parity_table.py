@@ -61,8 +61,7 @@ def main() -> int:
 
     import lite_hrnet
     from lite_hrnet.export import export_model
-    from lite_hrnet.export.calibration import calibration_batch
-    from lite_hrnet.models import calibrated_random_model
+    from lite_hrnet.export.calibration import calibrated_random_model, calibration_batch
     from lite_hrnet.runtimes import load
 
     rows, tflite_files = [], []

@@ -167,9 +167,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     import nncf
     from lite_hrnet.benchmark.machine import machine_info
     from lite_hrnet.export import formats
-    from lite_hrnet.export.calibration import calibration_batch
+    from lite_hrnet.export.calibration import calibrated_random_model, calibration_batch
     from lite_hrnet.export.rewrite import channel_shuffle_as_conv, nearest_upsample_as_depth_to_space
-    from lite_hrnet.models import calibrated_random_model
     from lite_hrnet.specs import get_model_spec
 
     spec = get_model_spec(args.model)

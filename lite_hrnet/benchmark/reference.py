@@ -52,7 +52,8 @@ def build_reference(name: str, weights: Optional[str], exports: Path, say: Calla
     try:
         import torch
 
-        from ..models import calibrated_random_model, create_model, resolve_weights
+        from ..export.calibration import calibrated_random_model
+        from ..models import create_model, resolve_weights
     except ImportError:
         raise ImportError("benchmark needs torch for the reference model and the exports: pip install 'lite-hrnet[export]'") from None
 

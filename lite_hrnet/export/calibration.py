@@ -10,6 +10,10 @@ Two sources:
 
 Random noise is not a calibration set: activations of a pose network on noise
 have other ranges than on people, and int8 scales calibrated on it clip real data.
+
+:func:`calibrated_random_model` (needs torch) uses these crops to give a randomly
+initialized network realistic activation ranges, for export checks and benchmarks
+without a trained checkpoint.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import numpy as np
 
 from ..geometry import box_to_center_scale, crop_matrix, normalize_crops, warp_crop
 from ..pipeline import IMAGE_SUFFIXES, load_image
+from ..specs import get_model_spec
 
 
 
@@ -70,3 +75,39 @@ def calibration_batch(
     else:
         crops = images_from_folder(source, input_size, count)
     return normalize_crops(np.stack(crops), mean, std)
+
+
+def calibrated_random_model(name: str, seed: int = 0, calib_count: int = 4):
+    """A model with seeded random weights whose activations are of order 1, like a trained network's.
+
+    The official init (N(0, 0.001) convolutions) gives heatmaps of order 1e-18:
+    keypoint agreement then compares ties, and int8 calibration sees nothing.
+    He-normal convolutions, random batch-norm affines and batch-norm statistics
+    measured on synthetic people give realistic activation ranges; the speed is
+    that of any weights. Not a trained model: the accuracy columns then measure
+    how faithfully each runtime computes this network, not pose accuracy.
+    """
+    import torch
+
+    from ..models import create_model
+
+    spec = get_model_spec(name)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = create_model(name)
+        for m in model.modules():
+            if isinstance(m, torch.nn.Conv2d):
+                fan_in = m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1]
+                torch.nn.init.normal_(m.weight, std=(2.0 / fan_in) ** 0.5)
+            elif isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.data.uniform_(0.5, 1.5)
+                m.bias.data.uniform_(-0.2, 0.2)
+    x = torch.from_numpy(calibration_batch(None, spec.input_size, spec.mean, spec.std, count=calib_count, seed=5))
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None  # a cumulative average over the one calibration batch
+    model.train()
+    with torch.no_grad():
+        model(x)
+    return model.eval()

@@ -16,7 +16,7 @@ from typing import Any, Optional, Union
 import numpy as np
 
 from ..specs import MODEL_SPECS, get_model_spec
-from .base import Backend, RuntimeInfo, SpecLike, check_threads, first_line, metadata_from_spec, missing_extra
+from .base import Backend, RuntimeInfo, SpecLike, check_threads, metadata_from_spec, missing_extra
 
 
 def _import_torch():
@@ -29,15 +29,10 @@ def _import_torch():
 
 def checkpoint_model_name(path: Union[str, os.PathLike]) -> Optional[str]:
     """``meta['model_name']`` of a checkpoint file, if it records one (read with ``weights_only=True``)."""
-    torch = _import_torch()
-    from ..models import CheckpointError
+    _import_torch()
+    from ..models.checkpoint import read_checkpoint_meta
 
-    try:
-        obj = torch.load(Path(path), map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise CheckpointError(f"cannot read checkpoint {path}: {first_line(e)}") from None
-    meta = obj.get("meta") if isinstance(obj, dict) else None
-    name = meta.get("model_name") if isinstance(meta, dict) else None
+    name = read_checkpoint_meta(path).get("model_name")
     return str(name) if name else None
 
 
