@@ -104,7 +104,7 @@ def constant_onnx(path, heatmaps: np.ndarray):
 def constant_tflite(path, heatmaps: np.ndarray):
     """A plain-looking TFLite file (N x H x W x 3 float32 in, NHWC heatmaps out) whose output is always ``heatmaps``."""
     pytest.importorskip("ai_edge_litert")
-    schema = md.tflite_schema() if hasattr(md, "tflite_schema") else md._tflite_schema()
+    schema = md.tflite_schema()
     model = schema.ModelT()
     model.version = 3
     model.buffers = [schema.BufferT()]
@@ -176,6 +176,10 @@ def test_metadata_says_end_to_end_and_what_the_output_holds(tmp_path):
 def test_names_and_bad_inputs(tmp_path):
     assert e2e.e2e_path(tmp_path, "m", "onnx") == tmp_path / "m_e2e.onnx"
     assert e2e.e2e_path(tmp_path, "m", "tflite", "int8") == tmp_path / "m_e2e_int8.tflite"
+    assert e2e.e2e_target("tflite", "fp16", tmp_path / "m_x_fp16.tflite") == tmp_path / "m_x_e2e_fp16.tflite"
+    assert e2e.e2e_target("onnx", "fp32", tmp_path / "m_x.onnx") == tmp_path / "m_x_e2e.onnx"
+    assert e2e.e2e_target("onnx", "int8", tmp_path / "m_x_int8.onnx") is None
+    assert e2e.e2e_target("openvino", "fp32", tmp_path / "m_x_openvino" / "m_x.xml") is None
     with pytest.raises(ValueError, match="fp32 only"):
         e2e.e2e_path(tmp_path, "m", "onnx", "fp16")
     with pytest.raises(ValueError, match="openvino"):
@@ -188,3 +192,112 @@ def test_names_and_bad_inputs(tmp_path):
         e2e.run_end_to_end(made, crops(4).astype(np.float32))
     with pytest.raises(ValueError, match="RGB crops"):
         e2e.e2e_metadata(dict(SPEC.metadata(), color_order="BGR"))
+
+
+# ---------------------------------------------------------------- the demo model, exported once
+
+E2E_FILES = {("onnx", "fp32"): f"{DEMO_NAME}_e2e.onnx", ("tflite", "fp32"): f"{DEMO_NAME}_e2e_fp32.tflite",
+             ("tflite", "int8"): f"{DEMO_NAME}_e2e_int8.tflite"}
+
+
+@pytest.fixture(scope="module")
+def demo_weights():
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx2tf")
+    from lite_hrnet.models import resolve_weights
+
+    return resolve_weights("synthetic", SPEC)
+
+
+@pytest.fixture(scope="module")
+def demo_export(tmp_path_factory, demo_weights):
+    """The trained demo model as ONNX and TFLite, fp32 and int8, with the end-to-end files (one conversion)."""
+    from lite_hrnet.export import export_model
+
+    out = tmp_path_factory.mktemp("e2e_export")
+    report = export_model(DEMO_NAME, "onnx,tflite", "fp32,int8", out_dir=out, weights=demo_weights, calib_count=8,
+                          end_to_end=True)
+    return report, out
+
+
+def test_export_writes_and_checks_the_end_to_end_files(demo_export):
+    report, out = demo_export
+    assert report.ok
+    e2e_rows = {(a.format, a.precision): a for a in report.artifacts if a.end_to_end}
+    assert set(e2e_rows) == set(E2E_FILES)  # none for ONNX int8
+    for key, a in e2e_rows.items():
+        assert a.path == str(out / E2E_FILES[key]) and (out / E2E_FILES[key]).is_file()
+        assert a.status == "ok" and a.agreement == 1.0 and a.max_displacement_px <= e2e.MAX_SHIFT_PX
+        assert "same arg-max" in a.check
+    assert not list(out.glob(".staging-*"))
+    assert "tflite e2e" in report.table()
+
+
+@pytest.mark.parametrize("key", sorted(E2E_FILES))
+def test_end_to_end_files_equal_the_codec_on_their_plain_files_on_fresh_crops(demo_export, key):
+    from lite_hrnet.export.calibration import synthetic_crops
+
+    _, out = demo_export
+    fmt, precision = key
+    plain = out / (f"{DEMO_NAME}.onnx" if fmt == "onnx" else f"{DEMO_NAME}_{precision}.tflite")
+    parity = e2e.check_end_to_end(out / E2E_FILES[key], plain, synthetic_crops(SPEC.input_size, 6, seed=7))
+    assert parity.passed, parity
+    assert parity.joints == 6 * K and parity.argmax_mismatches == 0 and parity.max_shift_px <= 1e-4
+    meta = md.read_metadata(out / E2E_FILES[key])
+    assert meta["end_to_end"] is True and meta["precision"] == precision and meta["input_dtype"] == "uint8"
+
+
+def test_end_to_end_tflite_files_use_builtin_operators_only_and_take_uint8_crops(demo_export):
+    _, out = demo_export
+    schema = md.tflite_schema()
+    for precision in ("fp32", "int8"):
+        model = md.unpack_tflite((out / f"{DEMO_NAME}_e2e_{precision}.tflite").read_bytes())
+        assert all(not code.customCode and max(code.builtinCode, code.deprecatedBuiltinCode) != schema.BuiltinOperator.CUSTOM
+                   for code in model.operatorCodes)
+        graph = model.subgraphs[0]
+        (inp,), (outp,) = [graph.tensors[i] for i in graph.inputs], [graph.tensors[i] for i in graph.outputs]
+        assert inp.type == schema.TensorType.UINT8 and list(inp.shape) == [1, IN_H, IN_W, 3]
+        assert outp.type == schema.TensorType.FLOAT32 and list(outp.shape) == [1, K, 3]
+
+
+def test_a_failing_end_to_end_check_fails_the_export_and_leaves_no_file(demo_export, demo_weights, tmp_path, monkeypatch):
+    """Plain files reused from the first export; a writer that swaps x and y must be caught."""
+    import shutil
+
+    from lite_hrnet.export import ExportCheckError, export_model
+
+    _, out = demo_export
+    shutil.copy(out / f"{DEMO_NAME}_fp32.tflite", tmp_path)
+    real = e2e.write_end_to_end
+
+    def swapped_xy(fmt, plain, path, meta=None):
+        made = real(fmt, plain, path, meta)
+        model = md.unpack_tflite(made.read_bytes())
+        graph = model.subgraphs[0]
+        xy = next(o for o in graph.operators if graph.tensors[o.outputs[0]].name in ("e2e/xy", b"e2e/xy"))
+        xy.inputs = list(xy.inputs)[::-1]
+        made.write_bytes(md.pack_tflite(model))
+        return made
+
+    monkeypatch.setattr(e2e, "write_end_to_end", swapped_xy)
+    with pytest.raises(ExportCheckError, match="e2e_fp32.tflite failed its check"):
+        export_model(DEMO_NAME, "tflite", "fp32", out_dir=tmp_path, weights=demo_weights, reuse=True, end_to_end=True)
+    assert not (tmp_path / f"{DEMO_NAME}_e2e_fp32.tflite").exists()
+    assert (tmp_path / f"{DEMO_NAME}_fp32.tflite").is_file()
+
+
+def test_cli_end_to_end_flag(demo_export, tmp_path):
+    import shutil
+
+    from conftest import cli
+
+    _, out = demo_export
+    shutil.copy(out / f"{DEMO_NAME}_fp32.tflite", tmp_path)
+    done = cli("export", DEMO_NAME, "--weights", "synthetic", "--formats", "tflite", "--out", str(tmp_path), "--reuse",
+               "--end-to-end", "--json")
+    assert done.returncode == 0, done.stderr
+    import json
+
+    rows = json.loads(done.stdout)["artifacts"]
+    assert [(r["status"], r["end_to_end"]) for r in rows] == [("cached", False), ("ok", True)]
+    assert (tmp_path / f"{DEMO_NAME}_e2e_fp32.tflite").is_file()

@@ -75,6 +75,55 @@ def _reusable(path: Path, want: Dict) -> bool:
     return all(meta.get(k, [] if k == "graph_rewrites" else None) == want[k] for k in REUSE_KEYS)
 
 
+def _end_to_end(report: ExportReport, staging: Path, meta_for: Callable[[str, str], Dict], crops, verified,
+                reuse: bool, say: Callable[[str], None]) -> List[str]:
+    """Write, check and publish the end-to-end file of every plain ONNX fp32 and TFLite artifact in ``report``.
+
+    Each is made from its published plain file and checked against decoding that file's
+    heatmaps with the codec on ``crops`` (BGR uint8) where its precision is in ``verified``.
+    Returns the failures, as ``export_model`` lists them.
+    """
+    from .end_to_end import check_end_to_end, e2e_metadata, e2e_target, write_end_to_end
+
+    failures = []
+    for plain in list(report.artifacts):
+        final = e2e_target(plain.format, plain.precision, plain.path)
+        if final is None:
+            continue
+        artifact = Artifact(plain.format, plain.precision, str(final), end_to_end=True)
+        report.artifacts.append(artifact)
+        meta = meta_for(plain.format, plain.precision)
+        if reuse and plain.status == "cached" and _reusable(final, e2e_metadata(meta)):
+            artifact.status, artifact.size_bytes = "cached", files_size(final)
+            continue
+        say(f"{plain.format} {plain.precision}: writing {final.name}")
+        start = time.perf_counter()
+        try:
+            if plain.status == "failed":
+                raise ExportError(f"not written: its plain file {Path(plain.path).name} failed")
+            staged = staging / "e2e" / final.name
+            staged.parent.mkdir(parents=True, exist_ok=True)
+            write_end_to_end(plain.format, plain.path, staged, meta)
+            artifact.seconds, artifact.size_bytes = time.perf_counter() - start, files_size(staged)
+            if plain.precision in verified:
+                parity = check_end_to_end(staged, plain.path, crops)
+                artifact.runtime_precision, artifact.check = plain.precision, parity.limit
+                artifact.agreement = 1.0 - parity.argmax_mismatches / max(parity.joints, 1)
+                artifact.mean_displacement_px = artifact.max_displacement_px = parity.max_shift_px
+                if not parity.passed:
+                    raise ExportCheckError(
+                        f"{final.name} failed its check ({parity.limit}): {parity.argmax_mismatches} of {parity.joints} "
+                        f"arg-maxes differ, largest shift {parity.max_shift_px:.2e}px, score difference {parity.max_score_diff:.2e}")
+            remove(final)
+            publish(staged, final)
+        except Exception as e:  # as for the plain files: one failing must not stop the others
+            if isinstance(e, ImportError):
+                raise
+            artifact.status, artifact.seconds, artifact.message = "failed", time.perf_counter() - start, first_line(e)
+            failures.append(f"{plain.format} {plain.precision} end-to-end: {artifact.message}")
+    return failures
+
+
 def export_model(
     name: str,
     formats: Union[str, Sequence[str]] = ("onnx",),
@@ -89,6 +138,7 @@ def export_model(
     reuse: bool = False,
     progress: Optional[Callable[[str], None]] = None,
     model=None,
+    end_to_end: bool = False,
 ) -> ExportReport:
     """Export ``name`` to every requested format and precision, verifying each file against PyTorch.
 
@@ -104,6 +154,9 @@ def export_model(
             ``True`` checks every precision, ``False`` none, a list (e.g. ``["fp32"]``) those precisions.
         reuse: keep an existing file whose metadata names the same checkpoint, precision and batch.
         model: an already built ``torch.nn.Module`` for ``name`` (skips ``create_model``).
+        end_to_end: also write the end-to-end files (uint8 RGB crop in, N x K x 3 keypoints out;
+            :mod:`lite_hrnet.export.end_to_end`) of the ONNX fp32 file and of every TFLite file,
+            each checked against decoding its plain file's heatmaps with the codec.
 
     Returns:
         An :class:`ExportReport`. Its ``table()`` prints the summary.
@@ -196,6 +249,14 @@ def export_model(
                 artifact.seconds = time.perf_counter() - start
                 artifact.message = first_line(e)
                 failures.append(f"{fmt} {precision}: {artifact.message}")
+        if end_to_end:
+            crops = None
+            if verified:
+                from .calibration import images_from_folder, synthetic_crops
+
+                crops = (synthetic_crops(spec.input_size, verify_count, seed=1) if calib is None or str(calib) == "synthetic"
+                         else images_from_folder(calib, spec.input_size, verify_count))
+            failures += _end_to_end(report, staging, meta_for, crops, verified, reuse, say)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     if failures:

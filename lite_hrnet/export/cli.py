@@ -19,7 +19,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         report = export_model(
             args.name, formats=args.formats, precisions=args.precision, out_dir=args.out, weights=args.weights,
             dynamic_batch=args.dynamic_batch, calib=args.calib, calib_count=args.calib_count,
-            verify=not args.no_verify, reuse=args.reuse, progress=progress,
+            verify=not args.no_verify, reuse=args.reuse, progress=progress, end_to_end=args.end_to_end,
         )
     except ExportError as e:
         if e.report is not None:
@@ -41,6 +41,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--calib-count", type=int, default=32, help="calibration images to use (default 32)")
     p.add_argument("--out", default="exports", help="output folder (default: exports)")
     p.add_argument("--no-verify", action="store_true", help="skip the parity check against PyTorch")
+    p.add_argument("--end-to-end", action="store_true",
+                   help="also write NAME_e2e.onnx / NAME_e2e_PRECISION.tflite: uint8 RGB crop in, N x K x 3 keypoints (x, y crop pixels, score) out")
     p.add_argument("--reuse", action="store_true", help="keep existing files exported from the same checkpoint")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_export)

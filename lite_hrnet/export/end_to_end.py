@@ -61,7 +61,7 @@ MAX_SCORE_DIFF = 1e-5  # score difference allowed against the plain file's heatm
 
 __all__ = [
     "INPUT_NAME", "OUTPUT_NAME", "EndToEndParity", "check_end_to_end", "decode_to_crop", "e2e_metadata",
-    "e2e_path", "onnx_end_to_end", "run_end_to_end", "tflite_end_to_end",
+    "e2e_path", "e2e_target", "onnx_end_to_end", "run_end_to_end", "tflite_end_to_end", "write_end_to_end",
 ]
 
 
@@ -74,6 +74,24 @@ def e2e_path(out_dir: Union[str, Path], name: str, fmt: str, precision: str = "f
         return out_dir / f"{name}_e2e.onnx"
     if fmt == "tflite":
         return out_dir / f"{name}_e2e_{precision}.tflite"
+    raise ValueError(f"no end-to-end file for format {fmt!r}; choose onnx or tflite")
+
+
+def e2e_target(fmt: str, precision: str, plain: Union[str, Path]) -> Optional[Path]:
+    """The end-to-end file made from the plain export ``plain`` (``fmt`` at ``precision``), beside it;
+    None where there is none (OpenVINO, ONNX fp16/int8)."""
+    if fmt not in ("onnx", "tflite") or (fmt == "onnx" and precision != "fp32"):
+        return None
+    plain = Path(plain)
+    return e2e_path(plain.parent, plain.name[: -len(f"_{precision}.tflite")] if fmt == "tflite" else plain.stem, fmt, precision)
+
+
+def write_end_to_end(fmt: str, plain: Union[str, Path], path: Union[str, Path], meta: Optional[Dict[str, Any]] = None) -> Path:
+    """:func:`onnx_end_to_end` or :func:`tflite_end_to_end` by ``fmt``."""
+    if fmt == "onnx":
+        return onnx_end_to_end(plain, path, meta)
+    if fmt == "tflite":
+        return tflite_end_to_end(plain, path, meta)
     raise ValueError(f"no end-to-end file for format {fmt!r}; choose onnx or tflite")
 
 
@@ -213,7 +231,7 @@ class _TFLiteEditor:
                np.dtype(np.bool_): "BOOL"}
 
     def __init__(self, model) -> None:
-        self.schema = md.tflite_schema() if hasattr(md, "tflite_schema") else md._tflite_schema()
+        self.schema = md.tflite_schema()
         self.model = model
         self.graph = model.subgraphs[0]
 

@@ -23,6 +23,7 @@ class Artifact:
     agreement: Optional[float] = None
     check: Optional[str] = None  # the tolerance that was applied
     message: str = ""
+    end_to_end: bool = False  # an end-to-end file (lite_hrnet.export.end_to_end), checked against its plain file
 
 
 @dataclass
@@ -43,17 +44,18 @@ class ExportReport:
                 "ok": self.ok, "artifacts": [asdict(a) for a in self.artifacts]}
 
     def table(self) -> str:
-        header = f"{'format':<9} {'precision':<9} {'status':<7} {'size':>8} {'time':>7} {'ran':<5} {'rel err':>9} {'kp agree':>8} {'kp Δpx':>7}  path"
+        header = f"{'format':<10} {'precision':<9} {'status':<7} {'size':>8} {'time':>7} {'ran':<5} {'rel err':>9} {'kp agree':>8} {'kp Δpx':>7}  path"
         lines = [header, "-" * len(header)]
         for a in self.artifacts:
             size = f"{a.size_bytes / 1e6:.2f}MB" if a.size_bytes else "-"
             rel = f"{a.rel_error:.2e}" if a.rel_error is not None else "-"
             agree = f"{a.agreement:.0%}" if a.agreement is not None else "-"
             disp = f"{a.mean_displacement_px:.2f}" if a.mean_displacement_px is not None else "-"
-            lines.append(f"{a.format:<9} {a.precision:<9} {a.status:<7} {size:>8} {a.seconds:>6.1f}s {a.runtime_precision or '-':<5} "
+            fmt = f"{a.format} e2e" if a.end_to_end else a.format
+            lines.append(f"{fmt:<10} {a.precision:<9} {a.status:<7} {size:>8} {a.seconds:>6.1f}s {a.runtime_precision or '-':<5} "
                          f"{rel:>9} {agree:>8} {disp:>7}  {a.path}")
             if a.message:
-                lines.append(f"{'':<9} {a.message}")
+                lines.append(f"{'':<10} {a.message}")
         return "\n".join(lines)
 
 
