@@ -63,7 +63,8 @@ JAVA      ?= java
 JAVA_HOME ?= $(patsubst %/bin/javac,%,$(realpath $(shell command -v $(JAVAC) 2>/dev/null)))
 JUNIT_JAR ?= /usr/share/java/junit-platform-console-standalone.jar
 JAVA_OUT  := build/java
-JAVA_MAIN := $(shell find java/src/main/java -name '*.java' 2>/dev/null)
+# java/src/main: the library (Android builds the same folder); java/src/cli: the desktop launcher (ImageIO, AWT)
+JAVA_MAIN := $(shell find java/src/main/java java/src/cli/java -name '*.java' 2>/dev/null)
 JAVA_TEST := $(shell find java/src/test -type f 2>/dev/null)
 JAVA_TEST_MODEL ?=
 
