@@ -43,11 +43,13 @@ def parse_positive_ints(values: Union[str, int, Sequence[Any]], arg: str) -> Lis
 
 
 def parse_size(text: str, arg: str = "--input-size") -> Tuple[int, int]:
-    """``HxW`` (e.g. ``256x192``) as (height, width) in pixels."""
+    """``HxW`` (e.g. ``256x192``) as (height, width) in pixels, both positive."""
     try:
         h, w = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise ValueError(f"{arg} must look like HEIGHTxWIDTH (e.g. 256x192), got {text!r}") from None
+    if h <= 0 or w <= 0:
+        raise ValueError(f"{arg} must be positive, got {text!r}")
     return h, w
 
 

@@ -190,13 +190,9 @@ class BoxFile:
 
 
 def _progress(total: Optional[int], desc: str, enabled: bool):
-    if not enabled:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, desc=desc, unit="frame", leave=False, file=sys.stderr)
+    from .progress import progress_bar
+
+    return progress_bar(enabled, total=total, desc=desc, unit="frame", leave=False, file=sys.stderr)
 
 
 class _Display:

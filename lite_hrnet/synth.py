@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 
 from .geometry import apply_affine, box_to_center_scale, crop_matrix, warp_crop
+from .progress import progress_bar
 from .specs import COCO_JOINTS
 
 NUM_JOINTS = 17
@@ -511,15 +512,8 @@ def generate_dataset(
     (out / image_dir).mkdir(parents=True, exist_ok=True)
     images, annotations = [], []
     ann_id = 1
-    iterator = range(num_images)
-    if progress:
-        try:
-            from tqdm import tqdm
-
-            iterator = tqdm(iterator, desc="synth", unit="img")
-        except ImportError:
-            pass
-    for i in iterator:
+    bar = progress_bar(progress, iterable=range(num_images), desc="synth", unit="img")
+    for i in bar if bar is not None else range(num_images):
         rng = np.random.default_rng(np.random.SeedSequence([seed, i]))
         img, anns = render_image(rng, cfg)
         name = f"{i:06d}.jpg"

@@ -20,6 +20,7 @@ from typing import Dict, Mapping, Optional, Union
 import torch
 from torch import nn
 
+from ..progress import progress_bar
 from ..runtimes.base import first_line
 from ..specs import PretrainedWeights
 
@@ -73,7 +74,8 @@ def download_checkpoint(
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
             total = int(response.headers.get("Content-Length") or 0) or None
-            bar = _progress_bar(total, file_name) if progress else None
+            bar = progress_bar(progress, total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=file_name,
+                               leave=False)
             while True:
                 block = response.read(1 << 16)
                 if not block:
@@ -96,14 +98,6 @@ def download_checkpoint(
             os.remove(tmp_name)
         raise
     return target
-
-
-def _progress_bar(total: Optional[int], desc: str):
-    try:
-        from tqdm import tqdm
-    except ImportError:  # the progress bar is a nicety, not a dependency of the core install
-        return None
-    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc, leave=False)
 
 
 def resolve_pretrained(weights: PretrainedWeights, progress: bool = True) -> Path:

@@ -12,24 +12,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Tuple
 
+from ..arguments import parse_size
+
 if TYPE_CHECKING:  # the runtimes are imported when a command runs
     from ..runtimes import Backend
-
-
-def _size(text: str, arg: str) -> Tuple[int, int]:
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise ValueError(f"{arg} must look like HEIGHTxWIDTH (e.g. 256x192), got {text!r}") from None
-    if h <= 0 or w <= 0:
-        raise ValueError(f"{arg} must be positive, got {text!r}")
-    return h, w
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
     from ..synth import generate_dataset
 
-    size = _size(args.size, "--size")
+    size = parse_size(args.size, "--size")
     path = generate_dataset(args.out_dir, args.images, seed=args.seed, image_size=size, progress=not args.quiet)
     coco = json.loads(path.read_text())
     print(f"wrote {len(coco['images'])} images with {len(coco['annotations'])} people to {Path(args.out_dir)} "
@@ -49,7 +41,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(
         model_name=args.name, data=args.data, val=args.val, weights=args.weights, epochs=args.epochs, batch=args.batch,
         lr=args.lr, amp=args.amp, workers=args.workers, out=args.out, resume=args.resume,
-        input_size=_size(args.input_size, "--input-size") if args.input_size else None,
+        input_size=parse_size(args.input_size) if args.input_size else None,
         warmup_iters=args.warmup_iters, sync_bn=args.sync_bn, seed=args.seed, val_max_images=args.val_max_images,
         val_flip=args.val_flip, progress=not args.no_progress, device=args.device, threads=args.threads,
     )
@@ -100,7 +92,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     backend = load_eval_backend(
         args.model, weights=args.weights, model_name=args.model_name,
-        input_size=_size(args.input_size, "--input-size") if args.input_size else None, device=args.device, threads=args.threads,
+        input_size=parse_size(args.input_size) if args.input_size else None, device=args.device, threads=args.threads,
     )
     meta, size = backend.metadata, backend.input_size
     joint_set = meta.get("joint_set")

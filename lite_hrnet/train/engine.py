@@ -35,6 +35,7 @@ from ..models.checkpoint import (
 from ..specs import get_model_spec
 from .dataset import CocoKeypoints, TopDownDataset
 from ..pipeline import PoseEstimator
+from ..progress import progress_bar
 from .evaluate import evaluate_dataset
 
 OFFICIAL_LR = 2e-3
@@ -262,15 +263,8 @@ def train(cfg: TrainConfig) -> Dict[str, object]:
         net.train()
         t0 = time.perf_counter()
         loss_sum, n_seen = 0.0, 0
-        bar = None
-        if dd.main and cfg.progress:
-            try:
-                from tqdm import tqdm
-
-                bar = tqdm(total=len(loader), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="it", mininterval=2.0,
-                           dynamic_ncols=True, leave=True)
-            except ImportError:
-                bar = None
+        bar = progress_bar(dd.main and cfg.progress, total=len(loader), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="it",
+                           mininterval=2.0, dynamic_ncols=True, leave=True)
         window: List[float] = []
         for batch in loader:
             lr = schedule.lr(epoch, iteration)
