@@ -160,6 +160,8 @@ class PoseEstimator:
         model: a ``.onnx``/``.xml``/``.tflite``/``.pth`` file, a registered model name,
             a :class:`~lite_hrnet.runtimes.Backend`, or a callable with the backend contract
             (N x 3 x H x W float32 -> N x K x h x w float32; give ``spec``/``model_name``).
+            An end-to-end ``.onnx``/``.tflite`` (``export --end-to-end``) decodes inside: it runs
+            without heatmaps, so without ``flip_test``, ``dark`` and ``return_heatmaps``.
         device, threads, precision: passed to :func:`lite_hrnet.runtimes.load`.
         flip_test: also run the mirrored crops and average the heatmaps (flipped back,
             left/right swapped, shifted one pixel as the official test config does).
@@ -198,6 +200,9 @@ class PoseEstimator:
         self.dark = bool(dark)
         self.box_padding = float(box_padding)
         self.shift_heatmap = bool(shift_heatmap)
+        if self.backend.end_to_end and (flip_test or dark):
+            raise ValueError(f"{self.backend.info.path or self.backend.name} is an end-to-end file (decoding inside, no heatmaps): "
+                             "flip_test and dark need the plain file")
         meta = self.backend.metadata
         self.mean = tuple(float(v) for v in meta["mean"])
         self.std = tuple(float(v) for v in meta["std"])
@@ -239,13 +244,17 @@ class PoseEstimator:
         h, w = self.input_size
         return box_to_center_scale(boxes, w / h, self.box_padding)
 
-    def preprocess(self, image: np.ndarray, centers: np.ndarray, scales: np.ndarray) -> np.ndarray:
-        """Crops of a BGR uint8 image as the network input: N x 3 x H x W float32, normalized RGB."""
+    def crops(self, image: np.ndarray, centers: np.ndarray, scales: np.ndarray) -> np.ndarray:
+        """N x H x W x 3 uint8 BGR crops of a BGR uint8 image, the input size."""
         h, w = self.input_size
         crops = np.empty((len(centers), h, w, 3), dtype=np.uint8)
         for i, (c, s) in enumerate(zip(centers, scales)):
             crops[i] = warp_crop(image, crop_matrix(c, s, (h, w)), (h, w))
-        return normalize_crops(crops, self.mean, self.std, self.rgb)
+        return crops
+
+    def preprocess(self, image: np.ndarray, centers: np.ndarray, scales: np.ndarray) -> np.ndarray:
+        """Crops of a BGR uint8 image as the network input: N x 3 x H x W float32, normalized RGB."""
+        return normalize_crops(self.crops(image, centers, scales), self.mean, self.std, self.rgb)
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         """Heatmaps of an N x 3 x H x W batch, with the flip test when enabled (one backend call)."""
@@ -271,15 +280,23 @@ class PoseEstimator:
             boxes: N x 4 ``(x1, y1, x2, y2)`` pixels, or N x 5 with a detection score;
                 None: the whole image is one person. Boxes entirely outside the
                 image are skipped (see ``PoseResult.box_indices``).
-            return_heatmaps: keep the (flip-averaged) heatmaps in the result.
+            return_heatmaps: keep the (flip-averaged) heatmaps in the result (not for end-to-end files).
         """
+        if return_heatmaps and self.backend.end_to_end:
+            raise ValueError(f"return_heatmaps=True: {self.backend.info.path or self.backend.name} is an end-to-end file and gives no heatmaps; "
+                             "use its plain file")
         image = prepare_image(image)
         kept, box_scores, indices = check_boxes(boxes, image.shape[:2])
         if len(kept) == 0:
             return PoseResult.empty(self.num_joints)
         centers, scales = self.centers_scales(kept)
-        heatmaps = self.infer(self.preprocess(image, centers, scales))
-        keypoints, scores = self.postprocess(heatmaps, centers, scales)
+        heatmaps = None
+        if self.backend.end_to_end:  # RGB crops in, keypoints in crop pixels out: map them back as heatmaps of the input size
+            out = self.backend.keypoints(np.ascontiguousarray(self.crops(image, centers, scales)[..., ::-1]))
+            keypoints, scores = heatmap_to_image(out[..., :2], centers, scales, self.input_size), out[..., 2]
+        else:
+            heatmaps = self.infer(self.preprocess(image, centers, scales))
+            keypoints, scores = self.postprocess(heatmaps, centers, scales)
         return PoseResult(
             keypoints=keypoints, scores=scores, boxes=kept, box_scores=box_scores,
             box_indices=indices, heatmaps=heatmaps if return_heatmaps else None,

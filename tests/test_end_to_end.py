@@ -17,6 +17,7 @@ pytest.importorskip("onnxruntime")
 
 from lite_hrnet import metadata as md  # noqa: E402
 from lite_hrnet.export import end_to_end as e2e  # noqa: E402
+from lite_hrnet.runtimes import load  # noqa: E402
 from lite_hrnet.specs import get_model_spec  # noqa: E402
 
 DEMO_NAME = "litehrnet_18_coco_128x96"
@@ -139,7 +140,7 @@ def test_decoding_inside_the_file_follows_the_codec_and_mmpose_1x_on_borders_tie
     else:
         plain = constant_tflite(tmp_path / "plain.tflite", heatmaps)
         made = e2e.tflite_end_to_end(plain, tmp_path / "e2e.tflite")
-    got = e2e.run_end_to_end(made, crops(len(heatmaps)))
+    got = load(made).keypoints(crops(len(heatmaps)))
     assert got.shape == (4, K, 3) and got.dtype == np.float32
     for (n, k), xy in expected.items():
         assert tuple(got[n, k, :2]) == pytest.approx(xy, abs=0), (n, k)
@@ -188,10 +189,56 @@ def test_names_and_bad_inputs(tmp_path):
     made = e2e.onnx_end_to_end(constant_onnx(tmp_path / "plain.onnx", heatmaps), tmp_path / "e2e.onnx")
     with pytest.raises(ValueError, match="e2e.onnx"):  # already end to end: its input is not N x 3 x H x W
         e2e.onnx_end_to_end(made, tmp_path / "again.onnx")
-    with pytest.raises(ValueError, match="uint8 RGB"):
-        e2e.run_end_to_end(made, crops(4).astype(np.float32))
     with pytest.raises(ValueError, match="RGB crops"):
         e2e.e2e_metadata(dict(SPEC.metadata(), color_order="BGR"))
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "tflite"])
+def test_runtimes_load_end_to_end_files_keypoints_without_heatmaps(tmp_path, fmt):
+    heatmaps, _ = crafted_heatmaps()
+    if fmt == "onnx":
+        plain = constant_onnx(tmp_path / "plain.onnx", heatmaps)
+        made = e2e.onnx_end_to_end(plain, tmp_path / "e2e.onnx")
+    else:
+        plain = constant_tflite(tmp_path / "plain.tflite", heatmaps)
+        made = e2e.tflite_end_to_end(plain, tmp_path / "e2e.tflite")
+    backend = load(made)
+    assert backend.end_to_end and backend.max_batch == 4 and not load(plain).end_to_end
+    want = e2e.decode_to_crop(heatmaps, (IN_H, IN_W))
+    # 6 crops on a file of static batch 4: a full run, then a padded one.
+    np.testing.assert_array_equal(backend.keypoints(crops(6)), np.concatenate([want, want[:2]]))
+    assert backend.keypoints(crops(0)).shape == (0, K, 3)
+    with pytest.raises(ValueError, match="end-to-end file: it gives keypoints, not heatmaps"):
+        backend(np.zeros((1, 3, IN_H, IN_W), np.float32))
+    with pytest.raises(ValueError, match=f"crops must be N x {IN_H} x {IN_W} x 3 uint8 RGB"):
+        backend.keypoints(crops(2).astype(np.float32))
+    with pytest.raises(ValueError, match="gives heatmaps, not keypoints"):
+        load(plain).keypoints(crops(1))
+
+
+def test_pose_estimator_runs_end_to_end_files_and_refuses_what_needs_heatmaps(tmp_path):
+    from lite_hrnet.geometry import heatmap_to_image
+    from lite_hrnet.pipeline import PoseEstimator
+
+    heatmaps, _ = crafted_heatmaps()
+    plain = constant_tflite(tmp_path / "plain.tflite", heatmaps)
+    made = e2e.tflite_end_to_end(plain, tmp_path / "e2e.tflite")
+    image = np.random.default_rng(2).integers(0, 256, size=(240, 320, 3), dtype=np.uint8)
+    boxes = np.array([[10, 20, 110, 220], [150, 5, 300, 235], [0, 0, 320, 240], [40, 60, 90, 130]], np.float32)
+    estimator = PoseEstimator(made)
+    got = estimator.predict(image, boxes)
+    want = PoseEstimator(plain).predict(image, boxes)
+    assert got.heatmaps is None
+    np.testing.assert_allclose(got.keypoints, want.keypoints, rtol=0, atol=1e-3)
+    np.testing.assert_array_equal(got.scores, want.scores)
+    centers, scales = estimator.centers_scales(boxes)
+    decoded = e2e.decode_to_crop(heatmaps, (IN_H, IN_W))
+    np.testing.assert_allclose(got.keypoints, heatmap_to_image(decoded[..., :2], centers, scales, (IN_H, IN_W)), atol=1e-3)
+    with pytest.raises(ValueError, match="return_heatmaps=True: .*e2e.tflite is an end-to-end file"):
+        estimator.predict(image, boxes, return_heatmaps=True)
+    for option in ("flip_test", "dark"):
+        with pytest.raises(ValueError, match="flip_test and dark need the plain file"):
+            PoseEstimator(made, **{option: True})
 
 
 # ---------------------------------------------------------------- the demo model, exported once
@@ -301,3 +348,17 @@ def test_cli_end_to_end_flag(demo_export, tmp_path):
     rows = json.loads(done.stdout)["artifacts"]
     assert [(r["status"], r["end_to_end"]) for r in rows] == [("cached", False), ("ok", True)]
     assert (tmp_path / f"{DEMO_NAME}_e2e_fp32.tflite").is_file()
+
+
+def test_pose_estimator_gives_the_same_poses_from_the_end_to_end_and_the_plain_demo_files(demo_export):
+    from lite_hrnet.pipeline import PoseEstimator
+    from lite_hrnet.synth import synthetic_person_crops
+
+    _, out = demo_export
+    image = np.concatenate([crop for crop, _ in synthetic_person_crops(2, (240, 180), seed=3)], axis=1)
+    boxes = np.array([[10, 10, 170, 230], [190, 5, 350, 235], [100, 50, 260, 200]], np.float32)
+    for plain, made in ((f"{DEMO_NAME}_fp32.tflite", E2E_FILES[("tflite", "fp32")]),
+                        (f"{DEMO_NAME}_int8.tflite", E2E_FILES[("tflite", "int8")]), (f"{DEMO_NAME}.onnx", E2E_FILES[("onnx", "fp32")])):
+        got, want = PoseEstimator(out / made).predict(image, boxes), PoseEstimator(out / plain).predict(image, boxes)
+        np.testing.assert_allclose(got.keypoints, want.keypoints, rtol=0, atol=1e-3, err_msg=made)
+        np.testing.assert_allclose(got.scores, want.scores, rtol=0, atol=1e-6, err_msg=made)

@@ -61,7 +61,7 @@ MAX_SCORE_DIFF = 1e-5  # score difference allowed against the plain file's heatm
 
 __all__ = [
     "INPUT_NAME", "OUTPUT_NAME", "EndToEndParity", "check_end_to_end", "decode_to_crop", "e2e_metadata",
-    "e2e_path", "e2e_target", "onnx_end_to_end", "run_end_to_end", "tflite_end_to_end", "write_end_to_end",
+    "e2e_path", "e2e_target", "onnx_end_to_end", "tflite_end_to_end", "write_end_to_end",
 ]
 
 
@@ -395,48 +395,6 @@ def tflite_end_to_end(plain: Union[str, Path], path: Union[str, Path], meta: Opt
 
 # ---------------------------------------------------------------- running and checking
 
-def run_end_to_end(path: Union[str, Path], crops_rgb: np.ndarray, threads: Optional[int] = None) -> np.ndarray:
-    """Run an end-to-end file on N x H x W x 3 uint8 RGB crops; returns N x K x 3 float32 (x, y, score).
-
-    Files with a static batch (TFLite's 1) run one chunk at a time.
-    """
-    crops_rgb = np.ascontiguousarray(crops_rgb)
-    if crops_rgb.dtype != np.uint8 or crops_rgb.ndim != 4 or crops_rgb.shape[3] != 3:
-        raise ValueError(f"crops must be N x H x W x 3 uint8 RGB, got {crops_rgb.dtype} {crops_rgb.shape}")
-    path = Path(path)
-    if path.suffix == ".onnx":
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = threads
-        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        feed = session.get_inputs()[0]
-        step = feed.shape[0] if isinstance(feed.shape[0], int) else len(crops_rgb)
-        run = lambda chunk: session.run(None, {feed.name: chunk})[0]  # noqa: E731
-    else:
-        from ..runtimes.tflite_backend import import_interpreter
-
-        interpreter = import_interpreter()[0](model_path=str(path), num_threads=threads)
-        interpreter.allocate_tensors()
-        feed, fetch = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-        step = int(feed["shape"][0])
-
-        def run(chunk: np.ndarray) -> np.ndarray:
-            interpreter.set_tensor(feed["index"], chunk)
-            interpreter.invoke()
-            return interpreter.get_tensor(fetch["index"]).copy()
-
-    outs = []
-    for start in range(0, len(crops_rgb), step):
-        chunk = crops_rgb[start:start + step]
-        got = len(chunk)
-        if got < step:
-            chunk = np.concatenate([chunk, np.zeros((step - got,) + chunk.shape[1:], np.uint8)])
-        outs.append(run(chunk)[:got])
-    return np.concatenate(outs).astype(np.float32, copy=False)
-
-
 @dataclass
 class EndToEndParity:
     """How an end-to-end file's keypoints compare with decoding its plain file's heatmaps with the codec."""
@@ -450,7 +408,7 @@ class EndToEndParity:
 
 
 def check_end_to_end(e2e: Union[str, Path], plain: Union[str, Path], crops_bgr: Sequence[np.ndarray]) -> EndToEndParity:
-    """Run ``e2e`` and its ``plain`` file on the same crops and compare the keypoints.
+    """Run ``e2e`` and its ``plain`` file on the same crops (:func:`lite_hrnet.runtimes.load`) and compare the keypoints.
 
     ``crops_bgr``: H x W x 3 uint8 BGR crops of the input size (as
     :func:`lite_hrnet.export.calibration.synthetic_crops` makes them). The plain file
@@ -458,16 +416,15 @@ def check_end_to_end(e2e: Union[str, Path], plain: Union[str, Path], crops_bgr: 
     its heatmaps are decoded by :func:`decode_to_crop`. Passes when every arg-max is the
     same, every coordinate is within ``MAX_SHIFT_PX`` and every score within ``MAX_SCORE_DIFF``.
     """
+    from ..geometry import normalize_crops
     from ..runtimes import load
 
     backend = load(plain)
-    meta = backend.metadata
-    rgb = np.ascontiguousarray(np.stack(crops_bgr)[..., ::-1])
-    # The pipeline's normalization: float32 (RGB - mean) / std, NCHW.
-    normalized = (rgb.astype(np.float32) - np.asarray(meta["mean"], np.float32)) / np.asarray(meta["std"], np.float32)
-    heatmaps = backend(np.ascontiguousarray(normalized.transpose(0, 3, 1, 2)))
+    bgr = np.stack(crops_bgr)
+    heatmaps = backend(normalize_crops(bgr, backend.metadata["mean"], backend.metadata["std"]))  # as the pipeline
+    rgb = np.ascontiguousarray(bgr[..., ::-1])
     want = decode_to_crop(heatmaps, backend.input_size)
-    got = run_end_to_end(e2e, rgb)
+    got = load(e2e).keypoints(rgb)
     if got.shape != want.shape:
         raise ValueError(f"{e2e}: output shape {got.shape}, expected {want.shape} (N x K x 3)")
     h, w = heatmaps.shape[2:]

@@ -10,6 +10,10 @@ Both are NCHW whatever the file's own layout (the metadata's ``layout`` says
 NCHW or NHWC for the file; backends transpose). Batch sizes the file does not
 support (a static batch of 1, say) are run in pieces and the results joined.
 
+End-to-end files (metadata ``end_to_end``, :mod:`lite_hrnet.export.end_to_end`) decode
+inside and give no heatmaps: :meth:`Backend.keypoints` takes N x H x W x 3 uint8 RGB
+crops and returns N x K x 3 ``(x, y, score)`` in input-crop pixels; calling them raises.
+
 Input dtypes: float32 is used as is; float16 and float64 are converted to
 float32. Integer and boolean arrays are refused with a ``ValueError`` because
 an unnormalized ``uint8`` crop passed by mistake would otherwise give silent
@@ -175,9 +179,17 @@ class Backend:
     def name(self) -> str:
         return str(self.metadata.get("model_name", "model"))
 
+    @property
+    def end_to_end(self) -> bool:
+        """An end-to-end file (:mod:`lite_hrnet.export.end_to_end`): uint8 RGB crops in, keypoints out, no heatmaps."""
+        return bool(self.metadata.get("end_to_end", False))
+
     # ------------------------------------------------------------------ the call
     def __call__(self, batch: Any) -> np.ndarray:
         """N x 3 x H x W float32 (NCHW) -> N x K x h x w float32 heatmaps (NCHW)."""
+        if self.end_to_end:
+            raise ValueError(f"{self._where()} is an end-to-end file: it gives keypoints, not heatmaps; "
+                             "call .keypoints(crops) with uint8 RGB crops, or use PoseEstimator")
         x = check_batch(batch, self.input_size)
         n = x.shape[0]
         if n == 0:
@@ -191,11 +203,38 @@ class Backend:
         for start in range(0, x.shape[0], step):
             yield x[start:start + step]
 
-    def _run_chunk(self, chunk: np.ndarray) -> np.ndarray:
+    def keypoints(self, crops: Any) -> np.ndarray:
+        """End-to-end files only: N x H x W x 3 uint8 RGB crops (the input size) -> N x K x 3 float32.
+
+        Each row is ``(x, y, score)``: x, y in input-crop pixels (the codec's quarter-pixel
+        decoding, ``x_hm * W_in / W_hm``), the score the heatmap maximum.
+        """
+        if not self.end_to_end:
+            raise ValueError(f"{self._where()} gives heatmaps, not keypoints: call the backend on normalized "
+                             "N x 3 x H x W float32 input, or use PoseEstimator")
+        crops = np.asarray(crops)
+        h, w = self.input_size
+        if crops.dtype != np.uint8 or crops.ndim != 4 or tuple(crops.shape[1:]) != (h, w, 3):
+            raise ValueError(f"crops must be N x {h} x {w} x 3 uint8 RGB, got a {crops.dtype} array of shape {crops.shape}")
+        outputs = [np.zeros((0, self.num_joints, 3), np.float32)]
+        for chunk in self._chunks(np.ascontiguousarray(crops)) if len(crops) else []:
+            out = np.asarray(self._run(self._padded(chunk)))[:len(chunk)]
+            if out.shape[1:] != (self.num_joints, 3):
+                raise ModelFileError(f"{self._where()}: output has shape {out.shape}, expected N x {self.num_joints} x 3 keypoints")
+            outputs.append(out.astype(np.float32, copy=False))
+        return np.concatenate(outputs, axis=0)
+
+    def _padded(self, chunk: np.ndarray) -> np.ndarray:
+        """``chunk`` filled up with zeros to the file's static batch, where it must be."""
         n = chunk.shape[0]
         if self.max_batch and self.exact_batch and n < self.max_batch:
             pad = np.zeros((self.max_batch - n,) + chunk.shape[1:], dtype=chunk.dtype)
             chunk = np.concatenate([chunk, pad], axis=0)
+        return chunk
+
+    def _run_chunk(self, chunk: np.ndarray) -> np.ndarray:
+        n = chunk.shape[0]
+        chunk = self._padded(chunk)
         if self.layout == "NHWC":
             chunk = np.ascontiguousarray(chunk.transpose(0, 2, 3, 1))
         out = np.asarray(self._run(chunk))

@@ -86,9 +86,12 @@ class OnnxRuntimeBackend(FileBackend):
             raise ModelFileError(
                 f"{path}: input {inp.name!r} has shape {shape}; a pose model takes N x 3 x H x W images ({self.layout})"
             )
-        if len(out.shape) != 4:
+        if self.end_to_end:
+            if len(out.shape) != 3 or _static(out.shape[2]) not in (3, None):
+                raise ModelFileError(f"{path}: output {out.name!r} has shape {list(out.shape)}; an end-to-end file gives N x K x 3 keypoints")
+        elif len(out.shape) != 4:
             raise ModelFileError(f"{path}: output {out.name!r} has shape {list(out.shape)}; expected N x K x h x w heatmaps")
-        out_channels = _static(out.shape[3 if self.layout == "NHWC" else 1])
+        out_channels = _static(out.shape[3 if self.layout == "NHWC" and not self.end_to_end else 1])
         if out_channels is not None and out_channels != self.num_joints:
             raise ModelFileError(
                 f"{path}: output has {out_channels} channels but the metadata says {self.num_joints} joints"
@@ -99,7 +102,7 @@ class OnnxRuntimeBackend(FileBackend):
         self.max_batch = _static(shape[0])
         self._input_name = inp.name
         self._output_name = out.name
-        self._input_dtype = np.float16 if inp.type == "tensor(float16)" else np.float32
+        self._input_dtype = {"tensor(float16)": np.float16, "tensor(uint8)": np.uint8}.get(inp.type, np.float32)
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
         out = self.session.run([self._output_name], {self._input_name: batch.astype(self._input_dtype, copy=False)})[0]

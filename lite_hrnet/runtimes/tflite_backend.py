@@ -114,9 +114,12 @@ class TFLiteBackend(FileBackend):
         if spatial != self.input_size:
             raise ModelFileError(f"{path}: input is {spatial[0]}x{spatial[1]} but the metadata says {self.input_size}")
         out_shape = [int(v) for v in self._out["shape"]]
-        if len(out_shape) != 4:
+        if self.end_to_end:
+            if len(out_shape) != 3 or out_shape[2] != 3:
+                raise ModelFileError(f"{path}: output has shape {out_shape}; an end-to-end file gives N x K x 3 keypoints")
+        elif len(out_shape) != 4:
             raise ModelFileError(f"{path}: output has shape {out_shape}; expected heatmaps of rank 4")
-        out_channels = out_shape[3 if self.layout == "NHWC" else 1]
+        out_channels = out_shape[3 if self.layout == "NHWC" and not self.end_to_end else 1]
         if out_channels != self.num_joints:
             raise ModelFileError(f"{path}: output has {out_channels} channels but the metadata says {self.num_joints} joints")
         signature = self._in.get("shape_signature")
@@ -138,6 +141,8 @@ class TFLiteBackend(FileBackend):
 
 def _quantize(x: np.ndarray, detail: Dict[str, Any]) -> np.ndarray:
     dtype = np.dtype(detail["dtype"])
+    if x.dtype == dtype:  # an end-to-end file's uint8 crops go in as they are
+        return x
     if np.issubdtype(dtype, np.floating):
         return x.astype(dtype, copy=False)
     scale, zero = detail.get("quantization", (0.0, 0))
