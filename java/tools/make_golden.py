@@ -206,9 +206,9 @@ def tracker_case(rng: np.random.Generator) -> dict:
     for i in range(frames):
         persons = [person((10 + 11 * i, 60 + 2 * i), 1.5)]  # walks right and leaves the image at the end
         b_score = 0.9 if i < 12 else 0.15  # lost from frame 12
-        persons.append(person((230, 40), 1.0, b_score))
+        persons.append(person((230, -4), 1.0, b_score))  # its box reaches above the image: clipped
         if i >= 8:
-            persons.append(person((150 - 3 * (i - 8), 110), 2.0))  # appears at frame 8
+            persons.append(person((150 - 9 * (i - 8), 110), 2.0))  # appears at frame 8, leaves on the left
         recorded.append(persons)
 
     def box_of(kp, pad=6.0, score=1.0):
@@ -216,9 +216,11 @@ def tracker_case(rng: np.random.Generator) -> dict:
                 float(kp[:, 1].max() + pad), score]
 
     given = {
-        3: lambda ps: [box_of(ps[0][0], score=0.95), box_of(ps[1][0], score=0.8)],
-        8: lambda ps: [box_of(ps[2][0], 4.0, 0.7), [400.0, 10.0, 450.0, 60.0, 0.9], box_of(ps[0][0], 8.0, 0.99),
-                       box_of(ps[1][0], 2.0, 0.6)],
+        3: lambda ps: [box_of(ps[1][0], score=0.8)],  # no overlap with the tracked person: a new id, that one dropped
+        5: lambda ps: [box_of(ps[0][0], score=0.95), box_of(ps[1][0], 45.0, 0.8)],  # IoU below iou_thr: new ids
+        # a box outside the image; two boxes on one person: the closer one (listed second) keeps the id
+        8: lambda ps: [box_of(ps[2][0], 4.0, 0.7), [400.0, 10.0, 450.0, 60.0, 0.9], box_of(ps[0][0], 20.0, 0.9),
+                       box_of(ps[0][0], 8.0, 0.99), box_of(ps[1][0], 2.0, 0.6)],
         16: lambda ps: [],
         20: lambda ps: [box_of(ps[2][0], 5.0, 0.65), box_of(ps[0][0], 5.0, 0.85)],
     }
