@@ -17,10 +17,22 @@ final class PoseOverlayView extends View {
     private static final float MIN_SCORE = 0.3f;
     private final Paint joint = new Paint(Paint.ANTI_ALIAS_FLAG);
     private final Paint limb = new Paint(Paint.ANTI_ALIAS_FLAG);
-    private volatile List<Pose> poses = Collections.emptyList();
-    private volatile int[][] skeleton = new int[0][];
-    private volatile int imageWidth = 1;
-    private volatile int imageHeight = 1;
+    /** One frame's drawing, replaced as a whole so that the UI thread never mixes two frames. */
+    private static final class Frame {
+        final List<Pose> poses;
+        final int[][] skeleton;
+        final int width;
+        final int height;
+
+        Frame(List<Pose> poses, int[][] skeleton, int width, int height) {
+            this.poses = poses;
+            this.skeleton = skeleton;
+            this.width = width;
+            this.height = height;
+        }
+    }
+
+    private volatile Frame frame = new Frame(Collections.emptyList(), new int[0][], 1, 1);
 
     PoseOverlayView(Context context) {
         super(context);
@@ -31,22 +43,20 @@ final class PoseOverlayView extends View {
 
     /** Called from the analysis thread with the latest frame's poses. */
     void show(List<Pose> latest, int[][] edges, int width, int height) {
-        poses = latest;
-        skeleton = edges;
-        imageWidth = width;
-        imageHeight = height;
+        frame = new Frame(latest, edges, width, height);
         postInvalidate();
     }
 
     @Override
     protected void onDraw(Canvas canvas) {
         super.onDraw(canvas);
+        Frame f = frame;
         // FILL_CENTER: the image is scaled to cover the view and centered
-        float scale = Math.max(getWidth() / (float) imageWidth, getHeight() / (float) imageHeight);
-        float dx = (getWidth() - imageWidth * scale) / 2;
-        float dy = (getHeight() - imageHeight * scale) / 2;
-        for (Pose pose : poses) {
-            for (int[] edge : skeleton) {
+        float scale = Math.max(getWidth() / (float) f.width, getHeight() / (float) f.height);
+        float dx = (getWidth() - f.width * scale) / 2;
+        float dy = (getHeight() - f.height * scale) / 2;
+        for (Pose pose : f.poses) {
+            for (int[] edge : f.skeleton) {
                 int a = edge[0];
                 int b = edge[1];
                 if (pose.score(a) > MIN_SCORE && pose.score(b) > MIN_SCORE) {
