@@ -272,6 +272,24 @@ class PoseEstimator:
         coords, scores = decode_heatmaps(heatmaps, dark=self.dark)
         return heatmap_to_image(coords, centers, scales, heatmaps.shape[2:]), scores.astype(np.float32)
 
+    def estimate(
+        self, crops: np.ndarray, centers: np.ndarray, scales: np.ndarray
+    ) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+        """Keypoints of N x H x W x 3 uint8 BGR crops (:meth:`crops`) of the regions ``centers``/``scales``.
+
+        The crops may come from several images (evaluation batches across images).
+
+        Returns:
+            ``(keypoints, scores, heatmaps)``: N x K x 2 float32 image pixels, N x K float32
+            scores, and the N x K x h x w (flip-averaged) heatmaps (None for an end-to-end file).
+        """
+        if self.backend.end_to_end:  # RGB crops in, keypoints in crop pixels out: map them back as heatmaps of the input size
+            out = self.backend.keypoints(np.ascontiguousarray(crops[..., ::-1]))
+            return heatmap_to_image(out[..., :2], centers, scales, self.input_size), out[..., 2], None
+        heatmaps = self.infer(normalize_crops(crops, self.mean, self.std, self.rgb))
+        keypoints, scores = self.postprocess(heatmaps, centers, scales)
+        return keypoints, scores, heatmaps
+
     def predict(self, image: np.ndarray, boxes: Any = None, return_heatmaps: bool = False) -> PoseResult:
         """Keypoints of the persons in ``boxes`` (all of them in one batch).
 
@@ -290,13 +308,7 @@ class PoseEstimator:
         if len(kept) == 0:
             return PoseResult.empty(self.num_joints)
         centers, scales = self.centers_scales(kept)
-        heatmaps = None
-        if self.backend.end_to_end:  # RGB crops in, keypoints in crop pixels out: map them back as heatmaps of the input size
-            out = self.backend.keypoints(np.ascontiguousarray(self.crops(image, centers, scales)[..., ::-1]))
-            keypoints, scores = heatmap_to_image(out[..., :2], centers, scales, self.input_size), out[..., 2]
-        else:
-            heatmaps = self.infer(self.preprocess(image, centers, scales))
-            keypoints, scores = self.postprocess(heatmaps, centers, scales)
+        keypoints, scores, heatmaps = self.estimate(self.crops(image, centers, scales), centers, scales)
         return PoseResult(
             keypoints=keypoints, scores=scores, boxes=kept, box_scores=box_scores,
             box_indices=indices, heatmaps=heatmaps if return_heatmaps else None,

@@ -41,9 +41,9 @@ def predict_records(
 ) -> List[PersonPrediction]:
     """Keypoints of every record's region, through the estimator's own steps, ``batch_size`` regions a batch.
 
-    The regions of consecutive records share one network call even across images
-    (the estimator's ``predict`` takes one image at a time); each region is its
-    record's COCO ``[x, y, w, h]`` box, kept even where it lies outside the image.
+    As :meth:`PoseEstimator.predict`, but the regions of consecutive records share one
+    :meth:`~PoseEstimator.estimate` call even across images; each region is its record's
+    COCO ``[x, y, w, h]`` box, kept even where it lies outside the image.
     """
     out: List[PersonPrediction] = []
     path, image = None, None
@@ -55,9 +55,8 @@ def predict_records(
         for rec, center, scale in zip(chunk, centers, scales):
             if rec.image_path != path:  # records come grouped by image: decode each image once
                 path, image = rec.image_path, load_image(rec.image_path)
-            crops.append(estimator.preprocess(image, center[None], scale[None]))
-        heatmaps = estimator.infer(np.concatenate(crops))
-        keypoints, scores = estimator.postprocess(heatmaps, centers, scales)
+            crops.append(estimator.crops(image, center[None], scale[None]))
+        keypoints, scores, _ = estimator.estimate(np.concatenate(crops), centers, scales)
         out.extend(PersonPrediction(rec, kp, sc, rec.score) for rec, kp, sc in zip(chunk, keypoints, scores))
     return out
 
