@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -60,58 +61,165 @@ void lhr_invert_affine(const double m[6], double inv[6]) {
     inv[5] = -inv[3] * m[2] - inv[4] * m[5];
 }
 
-/* Clamp a source coordinate into a range where floor() fits an int and the outcome (all
- * neighbours outside the image, hence 0) is unchanged. NaN goes outside too. */
-static float clamp_coord(float v, int size) {
+/* Clamp a source coordinate into a range where the integer part fits an int and the outcome
+ * (all neighbours outside the image, hence 0) is unchanged. NaN goes outside too. */
+static inline float clamp_coord(float v, int size) {
     if (!(v >= -2.0f)) return -2.0f;
     if (v > (float)size + 1.0f) return (float)size + 1.0f;
     return v;
 }
 
-void lhr_warp_bilinear(const uint8_t *src, int width, int height, int row_stride, int channels,
-                       const int channel_map[3], const double m[6], uint8_t *dst, int out_w, int out_h) {
+/* floor() of a clamped coordinate, without a libm call. */
+static inline int floor_int(float v) {
+    int i = (int)v;
+    return (float)i > v ? i - 1 : i;
+}
+
+/* Round half to even (cvRound) for 0 <= v < 2^22 under the default rounding mode, without a libm call. */
+static inline int round_even(float v) {
+    /* 1.5 * 2^23: adding it leaves v rounded to an integer in the mantissa (IEEE float32
+     * arithmetic, which C11 without -ffast-math keeps: no folding of (v + M) - M) */
+    const float magic = 12582912.0f;
+    float r = (v + magic) - magic;
+    int i = (int)r;
+    return i < 0 ? 0 : (i > 255 ? 255 : i);
+}
+
+/* Where one output column (or row) samples the source: the integer position, the weight of the
+ * next pixel, and whether the two neighbours are inside the image. */
+typedef struct {
+    int i0;
+    float frac;
+    unsigned char in0, in1;
+} sample_pos;
+
+static inline sample_pos locate(float v, int size) {
+    sample_pos p;
+    v = clamp_coord(v, size);
+    p.i0 = floor_int(v);
+    p.frac = v - (float)p.i0;
+    p.in0 = p.i0 >= 0 && p.i0 < size;
+    p.in1 = p.i0 + 1 >= 0 && p.i0 + 1 < size;
+    return p;
+}
+
+/* One output pixel from its source position: 3 rounded channel values. OpenCV 4.11+ / 5
+ * interpolates in float32 in this order (lerp along x, then along y); doing the same gives
+ * identical crops. */
+static inline void sample(const uint8_t *src, int row_stride, int channels, int s0, int s1, int s2, sample_pos px,
+                          sample_pos py, int out[3]) {
+    const int s[3] = {s0, s1, s2};
+    if (px.in0 && px.in1 && py.in0 && py.in1) {
+        const uint8_t *a = src + (size_t)py.i0 * (size_t)row_stride + (size_t)px.i0 * (size_t)channels;
+        const uint8_t *b = a + row_stride;
+        for (int c = 0; c < 3; ++c) {
+            float p00 = a[s[c]], p01 = a[channels + s[c]], p10 = b[s[c]], p11 = b[channels + s[c]];
+            float v0 = p00 + px.frac * (p01 - p00);
+            float v1 = p10 + px.frac * (p11 - p10);
+            out[c] = round_even(v0 + py.frac * (v1 - v0));
+        }
+        return;
+    }
+    const uint8_t *r0 = py.in0 ? src + (size_t)py.i0 * (size_t)row_stride : NULL;
+    const uint8_t *r1 = py.in1 ? src + (size_t)(py.i0 + 1) * (size_t)row_stride : NULL;
+    const size_t c0 = (size_t)px.i0 * (size_t)channels, c1 = c0 + (size_t)channels;
+    for (int c = 0; c < 3; ++c) {
+        float p00 = (r0 && px.in0) ? r0[c0 + s[c]] : 0.0f, p01 = (r0 && px.in1) ? r0[c1 + s[c]] : 0.0f;
+        float p10 = (r1 && px.in0) ? r1[c0 + s[c]] : 0.0f, p11 = (r1 && px.in1) ? r1[c1 + s[c]] : 0.0f;
+        float v0 = p00 + px.frac * (p01 - p00);
+        float v1 = p10 + px.frac * (p11 - p10);
+        out[c] = round_even(v0 + py.frac * (v1 - v0));
+    }
+}
+
+typedef float lhr_v4f __attribute__((vector_size(16)));
+
+/* Store one pixel's 3 rounded values: 8-bit, or normalized floats through the table. */
+static inline void store(size_t i, size_t plane, const int v[3], uint8_t *dst_u8, float *dst_f,
+                         const float (*lut)[256], int planar) {
+    if (dst_u8 != NULL) {
+        dst_u8[3 * i] = (uint8_t)v[0];
+        dst_u8[3 * i + 1] = (uint8_t)v[1];
+        dst_u8[3 * i + 2] = (uint8_t)v[2];
+    } else if (planar) {
+        dst_f[i] = lut[0][v[0]];
+        dst_f[plane + i] = lut[1][v[1]];
+        dst_f[2 * plane + i] = lut[2][v[2]];
+    } else {
+        dst_f[3 * i] = lut[0][v[0]];
+        dst_f[3 * i + 1] = lut[1][v[1]];
+        dst_f[3 * i + 2] = lut[2][v[2]];
+    }
+}
+
+/* The warp behind lhr_warp_bilinear and lhr_warp_normalize: 8-bit output (dst_u8) or normalized
+ * floats through `lut` (dst_f, interleaved or planar). */
+static void warp(const uint8_t *src, int width, int height, int row_stride, int channels, const int channel_map[3],
+                 const double m[6], int out_w, int out_h, uint8_t *dst_u8, float *dst_f, const float (*lut)[256],
+                 int planar) {
     double inv[6];
     lhr_invert_affine(m, inv);
-    /* OpenCV 4.11+ / 5 computes the source position and the interpolation in float32, in the
-     * order written here; doing the same gives identical crops. */
     const float a = (float)inv[0], b = (float)inv[1], c = (float)inv[2];
     const float d = (float)inv[3], e = (float)inv[4], f = (float)inv[5];
-    const int c0 = channel_map[0], c1 = channel_map[1], c2 = channel_map[2];
-    for (int y = 0; y < out_h; ++y) {
-        const float by = b * (float)y, ey = e * (float)y;
-        uint8_t *out = dst + (size_t)y * (size_t)out_w * 3;
-        for (int x = 0; x < out_w; ++x, out += 3) {
-            float fx = clamp_coord(a * (float)x + by + c, width);
-            float fy = clamp_coord(d * (float)x + ey + f, height);
-            float flx = floorf(fx), fly = floorf(fy);
-            int x0 = (int)flx, y0 = (int)fly;
-            float ax = fx - flx, ay = fy - fly;
-            const uint8_t *p[4] = {NULL, NULL, NULL, NULL};
-            int inside_x0 = x0 >= 0 && x0 < width, inside_x1 = x0 + 1 >= 0 && x0 + 1 < width;
-            int inside_y0 = y0 >= 0 && y0 < height, inside_y1 = y0 + 1 >= 0 && y0 + 1 < height;
-            if (inside_y0) {
-                const uint8_t *row = src + (size_t)y0 * (size_t)row_stride;
-                if (inside_x0) p[0] = row + (size_t)x0 * (size_t)channels;
-                if (inside_x1) p[1] = row + (size_t)(x0 + 1) * (size_t)channels;
-            }
-            if (inside_y1) {
-                const uint8_t *row = src + (size_t)(y0 + 1) * (size_t)row_stride;
-                if (inside_x0) p[2] = row + (size_t)x0 * (size_t)channels;
-                if (inside_x1) p[3] = row + (size_t)(x0 + 1) * (size_t)channels;
-            }
-            const int map[3] = {c0, c1, c2};
-            for (int ch = 0; ch < 3; ++ch) {
-                int s = map[ch];
-                float p00 = p[0] ? (float)p[0][s] : 0.0f, p01 = p[1] ? (float)p[1][s] : 0.0f;
-                float p10 = p[2] ? (float)p[2][s] : 0.0f, p11 = p[3] ? (float)p[3][s] : 0.0f;
-                float v0 = p00 + ax * (p01 - p00);
-                float v1 = p10 + ax * (p11 - p10);
-                float v = v0 + ay * (v1 - v0);
-                long r = lrintf(v); /* round half to even, like cvRound */
-                out[ch] = (uint8_t)(r < 0 ? 0 : (r > 255 ? 255 : r));
+    const int s0 = channel_map[0], s1 = channel_map[1], s2 = channel_map[2];
+    const size_t plane = (size_t)out_w * (size_t)out_h;
+    int v[3];
+    sample_pos *cols = (b == 0.0f && d == 0.0f) ? malloc((size_t)out_w * sizeof *cols) : NULL;
+    if (cols != NULL) {
+        /* A crop of a box: x depends on the column only, y on the row only. a * x + 0 + c is
+         * exactly a * x + c, so the positions equal the general path's. */
+        for (int x = 0; x < out_w; ++x) cols[x] = locate(a * (float)x + b * 0.0f + c, width);
+        const lhr_v4f magic = {12582912.0f, 12582912.0f, 12582912.0f, 12582912.0f};
+        for (int y = 0; y < out_h; ++y) {
+            const sample_pos py = locate(d * 0.0f + e * (float)y + f, height);
+            const size_t row = (size_t)y * (size_t)out_w;
+            const int rows_inside = py.in0 && py.in1;
+            const uint8_t *ra = rows_inside ? src + (size_t)py.i0 * (size_t)row_stride : NULL;
+            const lhr_v4f fy = {py.frac, py.frac, py.frac, py.frac};
+            for (int x = 0; x < out_w; ++x) {
+                const sample_pos px = cols[x];
+                if (rows_inside && px.in0 && px.in1) {
+                    /* the 3 channels side by side: the same float32 operations, lane by lane */
+                    const uint8_t *pa = ra + (size_t)px.i0 * (size_t)channels, *pb = pa + row_stride;
+                    const uint8_t *qa = pa + channels, *qb = pb + channels;
+                    const lhr_v4f p00 = {pa[s0], pa[s1], pa[s2], 0.0f}, p01 = {qa[s0], qa[s1], qa[s2], 0.0f};
+                    const lhr_v4f p10 = {pb[s0], pb[s1], pb[s2], 0.0f}, p11 = {qb[s0], qb[s1], qb[s2], 0.0f};
+                    const lhr_v4f fx = {px.frac, px.frac, px.frac, px.frac};
+                    const lhr_v4f v0 = p00 + fx * (p01 - p00);
+                    const lhr_v4f v1 = p10 + fx * (p11 - p10);
+                    const lhr_v4f r = ((v0 + fy * (v1 - v0)) + magic) - magic;
+                    v[0] = (int)r[0];
+                    v[1] = (int)r[1];
+                    v[2] = (int)r[2];
+                } else {
+                    sample(src, row_stride, channels, s0, s1, s2, px, py, v);
+                }
+                store(row + (size_t)x, plane, v, dst_u8, dst_f, lut, planar);
             }
         }
+        free(cols);
+        return;
     }
+    for (int y = 0; y < out_h; ++y) {
+        const float by = b * (float)y, ey = e * (float)y;
+        const size_t row = (size_t)y * (size_t)out_w;
+        for (int x = 0; x < out_w; ++x) {
+            sample(src, row_stride, channels, s0, s1, s2, locate(a * (float)x + by + c, width),
+                   locate(d * (float)x + ey + f, height), v);
+            store(row + (size_t)x, plane, v, dst_u8, dst_f, lut, planar);
+        }
+    }
+}
+
+void lhr_warp_bilinear(const uint8_t *src, int width, int height, int row_stride, int channels,
+                       const int channel_map[3], const double m[6], uint8_t *dst, int out_w, int out_h) {
+    warp(src, width, height, row_stride, channels, channel_map, m, out_w, out_h, dst, NULL, NULL, 0);
+}
+
+void lhr_warp_normalize(const uint8_t *src, int width, int height, int row_stride, int channels,
+                        const int channel_map[3], const double m[6], const float lut[3][256], int planar, float *dst,
+                        int out_w, int out_h) {
+    warp(src, width, height, row_stride, channels, channel_map, m, out_w, out_h, NULL, dst, lut, planar);
 }
 
 void lhr_map_to_image(const float *coords, int k, const float center[2], const float scale[2], int map_h,
@@ -128,41 +236,67 @@ int lhr_box_overlaps_image(const float box[4], int width, int height) {
     return box[2] > 0.0f && box[3] > 0.0f && box[0] < (float)width && box[1] < (float)height;
 }
 
+/* The quarter-pixel shift of one joint whose arg-max is (bx, by); `at` reads (x, y). */
+static void refine(const float *map, size_t row, size_t col, int h, int w, int bx, int by, float *coords) {
+    float px = (float)bx, py = (float)by;
+#define LHR_AT(xx, yy) map[(size_t)(yy) * row + (size_t)(xx) * col]
+    if (bx > 1 && bx < w - 1 && by > 0 && by < h) {
+        float diff = LHR_AT(bx + 1, by) - LHR_AT(bx - 1, by);
+        px += diff > 0.0f ? 0.25f : (diff < 0.0f ? -0.25f : 0.0f);
+    }
+    if (by > 1 && by < h - 1 && bx > 0 && bx < w) {
+        float diff = LHR_AT(bx, by + 1) - LHR_AT(bx, by - 1);
+        py += diff > 0.0f ? 0.25f : (diff < 0.0f ? -0.25f : 0.0f);
+    }
+#undef LHR_AT
+    coords[0] = px;
+    coords[1] = py;
+}
+
+/* numpy's argmax: the first maximum in row-major order; a NaN counts as the maximum. */
+static inline int beats(float v, float best) { return v > best || (isnan(v) && !isnan(best)); }
+
 void lhr_decode_heatmaps(const float *heatmaps, int k, int h, int w, int channels_last, float *coords,
                          float *scores) {
-    /* Element (j, y, x) lives at j * plane + y * row + x * col. */
-    const size_t plane = channels_last ? 1 : (size_t)h * (size_t)w;
-    const size_t row = channels_last ? (size_t)w * (size_t)k : (size_t)w;
-    const size_t col = channels_last ? (size_t)k : 1;
-    for (int j = 0; j < k; ++j) {
-        const float *map = heatmaps + (size_t)j * plane;
-        int best_x = 0, best_y = 0;
-        float best = map[0];
-        for (int y = 0; y < h; ++y) {
-            const float *r = map + (size_t)y * row;
-            for (int x = 0; x < w; ++x) {
-                float v = r[(size_t)x * col];
-                /* numpy's argmax: the first maximum; a NaN counts as the maximum */
-                if (v > best || (isnan(v) && !isnan(best))) {
-                    best = v;
-                    best_x = x;
-                    best_y = y;
+    if (!channels_last) { /* K x h x w: each map is contiguous */
+        const size_t plane = (size_t)h * (size_t)w;
+        for (int j = 0; j < k; ++j) {
+            const float *map = heatmaps + (size_t)j * plane;
+            size_t best_i = 0;
+            float best = map[0];
+            for (size_t i = 1; i < plane; ++i)
+                if (beats(map[i], best)) {
+                    best = map[i];
+                    best_i = i;
                 }
-            }
+            scores[j] = best;
+            refine(map, (size_t)w, 1, h, w, (int)(best_i % (size_t)w), (int)(best_i / (size_t)w), coords + 2 * j);
         }
-        float px = (float)best_x, py = (float)best_y;
-#define LHR_AT(xx, yy) map[(size_t)(yy) * row + (size_t)(xx) * col]
-        if (best_x > 1 && best_x < w - 1 && best_y > 0 && best_y < h) {
-            float diff = LHR_AT(best_x + 1, best_y) - LHR_AT(best_x - 1, best_y);
-            px += diff > 0.0f ? 0.25f : (diff < 0.0f ? -0.25f : 0.0f);
+        return;
+    }
+    /* h x w x K: one pass over memory for a group of joints at a time */
+    enum { GROUP = 64 };
+    const size_t pixels = (size_t)h * (size_t)w;
+    for (int j0 = 0; j0 < k; j0 += GROUP) {
+        const int n = k - j0 < GROUP ? k - j0 : GROUP;
+        float best[GROUP];
+        size_t best_i[GROUP];
+        for (int j = 0; j < n; ++j) {
+            best[j] = heatmaps[j0 + j];
+            best_i[j] = 0;
         }
-        if (best_y > 1 && best_y < h - 1 && best_x > 0 && best_x < w) {
-            float diff = LHR_AT(best_x, best_y + 1) - LHR_AT(best_x, best_y - 1);
-            py += diff > 0.0f ? 0.25f : (diff < 0.0f ? -0.25f : 0.0f);
+        for (size_t i = 1; i < pixels; ++i) {
+            const float *p = heatmaps + i * (size_t)k + j0;
+            for (int j = 0; j < n; ++j)
+                if (beats(p[j], best[j])) {
+                    best[j] = p[j];
+                    best_i[j] = i;
+                }
         }
-#undef LHR_AT
-        coords[2 * j] = px;
-        coords[2 * j + 1] = py;
-        scores[j] = best;
+        for (int j = 0; j < n; ++j) {
+            scores[j0 + j] = best[j];
+            refine(heatmaps + j0 + j, (size_t)w * (size_t)k, (size_t)k, h, w, (int)(best_i[j] % (size_t)w),
+                   (int)(best_i[j] / (size_t)w), coords + 2 * (j0 + j));
+        }
     }
 }

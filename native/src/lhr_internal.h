@@ -45,6 +45,13 @@ void lhr_invert_affine(const double m[6], double inv[6]);
 void lhr_warp_bilinear(const uint8_t *src, int width, int height, int row_stride, int channels,
                        const int channel_map[3], const double m[6], uint8_t *dst, int out_w, int out_h);
 
+/* The same warp written straight into a network input: channel c of each pixel becomes
+ * lut[c][value] (the normalization (value - mean[c]) / std[c], tabulated), interleaved
+ * (out_h x out_w x 3) or planar (3 x out_h x out_w). Equal to lhr_warp_bilinear then the table. */
+void lhr_warp_normalize(const uint8_t *src, int width, int height, int row_stride, int channels,
+                        const int channel_map[3], const double m[6], const float lut[3][256], int planar, float *dst,
+                        int out_w, int out_h);
+
 /* K x 2 (x, y) in a map of map_h x map_w pixels (heatmap, or the input crop for end-to-end
  * output) back to image pixels: x * scale_w / map_w + cx - scale_w / 2 (heatmap_to_image). */
 void lhr_map_to_image(const float *coords, int k, const float center[2], const float scale[2], int map_h,

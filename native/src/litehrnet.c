@@ -36,7 +36,6 @@ struct lhr_model {
     size_t out_person;
     void *in_buf;   /* max_batch persons, aligned for LiteRT */
     float *out_buf; /* max_batch persons */
-    uint8_t *crop;  /* one H x W x 3 crop */
     float *coords;  /* K x 2 decoded coordinates of one person */
     float *scores;  /* K scores, when the caller wants none */
     float lut[3][256]; /* (u - mean[c]) / std[c] for every 8-bit value: the normalization, exactly */
@@ -89,7 +88,6 @@ void lhr_model_close(lhr_model *model) {
     free(model->file);
     free(model->in_buf);
     free(model->out_buf);
-    free(model->crop);
     free(model->coords);
     free(model->scores);
     free(model);
@@ -365,10 +363,9 @@ lhr_status lhr_model_open(const char *path, int threads, lhr_model **out_model, 
     size_t in_elem = meta->end_to_end ? 1 : sizeof(float);
     m->in_buf = aligned_buffer(m->in_person * in_elem * (size_t)m->max_batch);
     m->out_buf = aligned_buffer(m->out_person * sizeof(float) * (size_t)m->max_batch);
-    m->crop = malloc(m->in_person);
     m->coords = malloc(sizeof(float) * 2 * (size_t)meta->num_joints);
     m->scores = malloc(sizeof(float) * (size_t)meta->num_joints);
-    if (m->in_buf == NULL || m->out_buf == NULL || m->crop == NULL || m->coords == NULL || m->scores == NULL) {
+    if (m->in_buf == NULL || m->out_buf == NULL || m->coords == NULL || m->scores == NULL) {
         lhr_set_error(err, sizeof err, "%s: out of memory for the input/output buffers", path);
         goto fail;
     }
@@ -465,29 +462,18 @@ static lhr_status ensure_tensor_buffers(lhr_model *model) {
     return LHR_OK;
 }
 
-/* Write person `slot`'s crop into the input buffer, in the file's layout and type. */
-static void fill_input(lhr_model *model, int slot) {
+/* Warp person `slot`'s crop into the input buffer, in the file's layout and type. */
+static void fill_input(lhr_model *model, int slot, const uint8_t *pixels, int width, int height, int row_stride,
+                       int channels, const int channel_map[3], const double m[6]) {
     const int h = model->meta.input_h, w = model->meta.input_w;
-    const size_t plane = (size_t)h * (size_t)w;
     if (model->meta.end_to_end) {
-        memcpy((uint8_t *)model->in_buf + (size_t)slot * model->in_person, model->crop, model->in_person);
+        uint8_t *dst = (uint8_t *)model->in_buf + (size_t)slot * model->in_person;
+        lhr_warp_bilinear(pixels, width, height, row_stride, channels, channel_map, m, dst, w, h);
         return;
     }
     float *dst = (float *)model->in_buf + (size_t)slot * model->in_person;
-    const uint8_t *src = model->crop;
-    if (model->meta.channels_last) {
-        for (size_t i = 0; i < plane; ++i, src += 3, dst += 3) {
-            dst[0] = model->lut[0][src[0]];
-            dst[1] = model->lut[1][src[1]];
-            dst[2] = model->lut[2][src[2]];
-        }
-    } else {
-        for (size_t i = 0; i < plane; ++i, src += 3) {
-            dst[i] = model->lut[0][src[0]];
-            dst[plane + i] = model->lut[1][src[1]];
-            dst[2 * plane + i] = model->lut[2][src[2]];
-        }
-    }
+    lhr_warp_normalize(pixels, width, height, row_stride, channels, channel_map, m, (const float(*)[256])model->lut,
+                       !model->meta.channels_last, dst, w, h);
 }
 
 lhr_status lhr_predict(lhr_model *model, const uint8_t *pixels, int width, int height, int row_stride,
@@ -568,8 +554,7 @@ lhr_status lhr_predict(lhr_model *model, const uint8_t *pixels, int width, int h
             double m[6];
             lhr_box_to_center_scale(boxes + 4 * (size_t)kept[i], aspect, LHR_BOX_PADDING, centers[i], scales[i]);
             lhr_crop_matrix(centers[i], scales[i], in_h, in_w, m);
-            lhr_warp_bilinear(pixels, width, height, row_stride, channels, channel_map, m, model->crop, in_w, in_h);
-            fill_input(model, i);
+            fill_input(model, i, pixels, width, height, row_stride, channels, channel_map, m);
         }
         double t1 = lhr_now_ms();
         LiteRtStatus s = LiteRtRunCompiledModel(model->compiled, 0, 1, &model->in_tb, 1, &model->out_tb);

@@ -157,6 +157,23 @@ static void warp_line(const char *tag, const numbers *x, void *vctx) {
         ctx->pixels++;
     }
     ctx->crops++;
+    /* the fused warp + normalization equals the crop looked up in the table, interleaved and planar */
+    float lut[3][256];
+    for (int ch = 0; ch < 3; ++ch)
+        for (int u = 0; u < 256; ++u) lut[ch][u] = ((float)u - 100.0f * ch) / (57.0f + ch);
+    float *inter = malloc(sizeof(float) * (size_t)oh * ow * 3), *planar = malloc(sizeof(float) * (size_t)oh * ow * 3);
+    lhr_warp_normalize(ctx->image, ctx->w, ctx->h, ctx->w * ctx->c, ctx->c, map, m, (const float(*)[256])lut, 0, inter,
+                       ow, oh);
+    lhr_warp_normalize(ctx->image, ctx->w, ctx->h, ctx->w * ctx->c, ctx->c, map, m, (const float(*)[256])lut, 1, planar,
+                       ow, oh);
+    int same = 1;
+    const size_t plane = (size_t)oh * ow;
+    for (size_t i = 0; i < plane; ++i)
+        for (int ch = 0; ch < 3; ++ch)
+            same &= inter[3 * i + ch] == lut[ch][crop[3 * i + ch]] && planar[ch * plane + i] == lut[ch][crop[3 * i + ch]];
+    CHECK(same, "lhr_warp_normalize differs from lhr_warp_bilinear + table");
+    free(inter);
+    free(planar);
     free(crop);
 
     /* The same crop from an RGBA copy with padded rows must be identical. */

@@ -4,8 +4,8 @@
  *   litehrnet-bench --model FILE.tflite [--image FILE] [--persons N] [--threads N] [--runs R] [--warmup W]
  *
  * Runs R frames of N persons (boxes spread over the image; a synthetic 640 x 480 image when
- * --image is not given) after W warm-up frames and prints one JSON object: median milliseconds
- * per person of each part, and of the whole call. Used by benchmarks/native/bench_native.py.
+ * --image is not given) after W warm-up frames and prints one JSON object: median (and smallest)
+ * milliseconds per person of each part, and of the whole call. Used by benchmarks/native/bench_native.py.
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <stdio.h>
@@ -25,6 +25,9 @@ static double median(double *v, int n) {
     qsort(v, (size_t)n, sizeof *v, compare_doubles);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
+
+/* after median(): the array is sorted */
+static double smallest(const double *v) { return v[0]; }
 
 int main(int argc, char **argv) {
     const char *model_path = NULL, *image_path = NULL;
@@ -103,13 +106,17 @@ int main(int argc, char **argv) {
         decode[r] = t.decode_ms / persons;
         total[r] = (t1 - t0) / persons;
     }
-    if (rc == 0)
+    if (rc == 0) {
+        double crop_med = median(crop, runs), infer_med = median(infer, runs), decode_med = median(decode, runs);
+        double total_med = median(total, runs);
         printf("{\"model\": \"%s\", \"end_to_end\": %s, \"input\": [%d, %d], \"persons\": %d, \"threads\": %d, "
-               "\"runs\": %d, \"batches_per_frame\": %d, \"crop_ms\": %.4f, \"inference_ms\": %.4f, \"decode_ms\": %.4f, "
-               "\"total_ms\": %.4f}\n",
+               "\"runs\": %d, \"batches_per_frame\": %d, \"crop_ms\": %.4f, \"inference_ms\": %.4f, "
+               "\"decode_ms\": %.4f, \"total_ms\": %.4f, \"best_crop_ms\": %.4f, \"best_inference_ms\": %.4f, "
+               "\"best_decode_ms\": %.4f, \"best_total_ms\": %.4f}\n",
                lhr_model_name(model), lhr_model_is_end_to_end(model) ? "true" : "false", lhr_model_input_height(model),
-               lhr_model_input_width(model), persons, threads, runs, t.batches, median(crop, runs), median(infer, runs),
-               median(decode, runs), median(total, runs));
+               lhr_model_input_width(model), persons, threads, runs, t.batches, crop_med, infer_med, decode_med,
+               total_med, smallest(crop), smallest(infer), smallest(decode), smallest(total));
+    }
     free(boxes);
     free(kp);
     free(sc);
