@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from lite_hrnet.pipeline import PoseResult, draw_poses, load_image
+from lite_hrnet.pipeline import PoseResult, draw_poses, load_image, to_coco_results
 
 GREEN = (0, 255, 0)
 K = 5
@@ -103,6 +103,25 @@ def test_copy_false_draws_in_place_and_grayscale_is_converted():
     gray = np.zeros((480, 640), np.uint8)
     canvas = draw_poses(gray, one_person(POINTS, [0.9] * K), copy=False)
     assert canvas.shape == (480, 640, 3) and tuple(canvas[150, 150]) == GREEN and not gray.any()
+
+
+# ---------------------------------------------------------------------------- COCO results
+
+
+def test_coco_results_round_to_four_decimals_score_by_mmpose_and_carry_track_ids():
+    points = [[1.234567, 2.0], [10.0, 20.00004], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0]]
+    result = one_person(points, [0.9, 0.5, 0.25, 0.1, 0.8], track_id=7)
+    result.box_scores[:] = 0.5
+    (entry,) = to_coco_results(result, image_id=42)
+    assert entry["image_id"] == 42 and entry["category_id"] == 1
+    assert entry["track_id"] == 7 and type(entry["track_id"]) is int
+    assert entry["keypoints"][:6] == [1.2346, 2.0, 0.9, 10.0, 20.0, 0.5] and len(entry["keypoints"]) == 15
+    # box score x mean of the keypoint scores above 0.2 (mmpose's rescoring)
+    assert entry["score"] == pytest.approx(0.5 * (0.9 + 0.5 + 0.25 + 0.8) / 4, rel=1e-6)
+    (entry,) = to_coco_results(result, image_id="a", category_id=3, kpt_score_thr=0.6)
+    assert entry["score"] == pytest.approx(0.5 * (0.9 + 0.8) / 2, rel=1e-6) and entry["category_id"] == 3
+    result.track_ids = None
+    assert "track_id" not in to_coco_results(result, 1)[0]
 
 
 # ---------------------------------------------------------------------------- load_image

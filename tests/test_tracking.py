@@ -185,8 +185,9 @@ def test_an_empty_detector_list_gives_an_empty_result_and_ends_every_track(empty
     assert network.calls == [1]  # the network is not run for nobody
     assert len(result) == 0
     assert result.keypoints.shape == (0, K, 2) and result.scores.shape == (0, K) and result.boxes.shape == (0, 4)
-    assert result.track_ids.shape == (0,) and result.track_ids.dtype == np.int64
-    assert result.box_indices.shape == (0,)
+    assert result.box_scores.shape == (0,) and result.box_indices.shape == (0,) and result.track_ids.shape == (0,)
+    assert result.keypoints.dtype == result.scores.dtype == result.boxes.dtype == result.box_scores.dtype == np.float32
+    assert result.track_ids.dtype == result.box_indices.dtype == np.int64
     assert tracker.needs_boxes and tracker.tracked_boxes.shape == (0, 4)
     # the next frame without boxes is the whole frame again
     result = tracker.update(frame)
@@ -240,7 +241,7 @@ def test_box_indices_refer_to_the_boxes_given_to_update():
 
 def test_needs_boxes_until_someone_is_tracked_and_again_once_lost():
     tracker, network = make_tracker()
-    assert tracker.needs_boxes and tracker.tracked_boxes.shape == (0, 4)
+    assert tracker.needs_boxes and tracker.tracked_boxes.shape == (0, 4) and tracker.tracked_boxes.dtype == np.float32
     # nobody tracked, no boxes: the whole frame is the box, and a new track starts
     frame, truth = draw_frame([(320, 240)])
     result = tracker.update(frame)
