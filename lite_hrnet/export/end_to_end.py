@@ -28,8 +28,10 @@ files, which stay bit for bit inside:
   REDUCE_MAX, FLOOR_MOD, FLOOR_DIV, GATHER_ND, GREATER, LESS, LOGICAL_AND, ...) by editing
   the flatbuffer, so any stock LiteRT runs the file. Editing instead of converting again
   keeps the network's kernels exactly those of the checked plain file (an int8 file keeps
-  its quantization; the decoding runs in float32 after its DEQUANTIZE), and takes
-  milliseconds instead of another onnx2tf run.
+  its quantization; the decoding runs in float32 after its DEQUANTIZE) and needs no second
+  onnx2tf run. Tried here: onnx2tf on the end-to-end ONNX took its NHWC uint8 input for
+  NCHW (the file wanted 1 x 96 x 3 x 128 crops), and the export's int8-only TFLite
+  conversion would have quantized the decoding as well.
 
 :func:`check_end_to_end` runs an end-to-end file and its plain file on the same crops
 and requires the keypoints to equal :func:`lite_hrnet.codec.decode_heatmaps` of the plain
