@@ -63,9 +63,10 @@ def java_build() -> SimpleNamespace:
     return SimpleNamespace(jni=None if problem else jni, problem=problem)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def demo_tflite(tmp_path_factory) -> Path:
-    """The demo model (trained on synthetic people, bundled) as fp32 TFLite, exported once per session."""
+    """The demo model (trained on synthetic people, bundled) as fp32 TFLite, exported once per session (the folder
+    and reuse=True are those of tests/test_native.py's plain_tflite, so that one export serves both)."""
     try:
         from lite_hrnet.export import export_model
     except ImportError as e:
