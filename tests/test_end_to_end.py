@@ -79,25 +79,30 @@ def crafted_heatmaps():
     return maps, expected
 
 
-def constant_onnx(path, heatmaps: np.ndarray):
-    """A plain-looking ONNX file (N x 3 x H x W float32 in) whose output is always ``heatmaps``."""
+def constant_onnx(path, heatmaps: np.ndarray, batch=None):
+    """A plain-looking ONNX file (N x 3 x H x W float32 in) whose output is always ``heatmaps``.
+
+    ``batch="batch"``: a dynamic batch, every person getting ``heatmaps[0]``.
+    """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    n = heatmaps.shape[0]
+    n = batch or heatmaps.shape[0]
+    heatmaps = heatmaps[:1] if batch else heatmaps
     nodes = [
-        helper.make_node("ReduceMean", ["input"], ["avg"], keepdims=1),
+        helper.make_node("ReduceMean", ["input"], ["avg"], axes=[1, 2, 3], keepdims=1),
         helper.make_node("Mul", ["avg", "zero"], ["nothing"]),
         helper.make_node("Add", ["maps", "nothing"], ["heatmaps"]),
     ]
     graph = helper.make_graph(
         nodes, "constant", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [n, 3, IN_H, IN_W])],
-        [helper.make_tensor_value_info("heatmaps", TensorProto.FLOAT, list(heatmaps.shape))],
+        [helper.make_tensor_value_info("heatmaps", TensorProto.FLOAT, [n] + list(heatmaps.shape[1:]))],
         [numpy_helper.from_array(heatmaps, "maps"), numpy_helper.from_array(np.zeros((1,), np.float32), "zero")],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    md.write_onnx_metadata(model, dict(SPEC.metadata(), format="onnx", precision="fp32", layout="NCHW", batch=n))
+    md.write_onnx_metadata(model, dict(SPEC.metadata(), format="onnx", precision="fp32", layout="NCHW",
+                                       batch="dynamic" if batch else n))
     onnx.save(model, str(path))
     return path
 
@@ -214,6 +219,15 @@ def test_runtimes_load_end_to_end_files_keypoints_without_heatmaps(tmp_path, fmt
         backend.keypoints(crops(2).astype(np.float32))
     with pytest.raises(ValueError, match="gives heatmaps, not keypoints"):
         load(plain).keypoints(crops(1))
+
+
+def test_a_dynamic_batch_onnx_file_stays_dynamic_end_to_end(tmp_path):
+    heatmaps, _ = crafted_heatmaps()
+    made = e2e.onnx_end_to_end(constant_onnx(tmp_path / "plain.onnx", heatmaps, batch="batch"), tmp_path / "e2e.onnx")
+    backend = load(made)
+    assert backend.max_batch is None and md.read_metadata(made)["batch"] == "dynamic"
+    got = backend.keypoints(crops(3))
+    np.testing.assert_array_equal(got, np.repeat(e2e.decode_to_crop(heatmaps[:1], (IN_H, IN_W)), 3, axis=0))
 
 
 def test_pose_estimator_runs_end_to_end_files_and_refuses_what_needs_heatmaps(tmp_path):
