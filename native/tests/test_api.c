@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "lhr_internal.h"
 #include "litehrnet.h"
 
 static int failures = 0, checks = 0;
@@ -116,6 +117,28 @@ static void test_bad_files(const char *golden, const char *tmp, const char *mode
             snprintf(path, sizeof path, "%s/truncated_100.tflite", tmp);
             write_file(path, data, 100);
             expect_open_error(path, LHR_ERR_BAD_MODEL, "TFLite");
+            /* corrupted copies: the structure checks and the metadata reader must not crash
+             * (the flatbuffer's tables sit at its start and end; weights in between) */
+            unsigned char *copy = malloc(n);
+            unsigned seed = 99;
+            int refused = 0;
+            for (int trial = 0; trial < 3000 && copy != NULL; ++trial) {
+                memcpy(copy, data, n);
+                for (int flips = 0; flips < 1 + trial % 3; ++flips) {
+                    seed = seed * 1103515245u + 12345u;
+                    size_t span = n < 65536 ? n : 65536, pos = (seed >> 4) % span;
+                    if (trial % 2) pos = n - 1 - pos; /* the end of the file half of the time */
+                    seed = seed * 1103515245u + 12345u;
+                    copy[pos] = (unsigned char)(seed >> 16);
+                }
+                char e4[LHR_ERROR_SIZE];
+                const uint8_t *blob;
+                size_t blob_size;
+                refused += lhr_tflite_check_graph(copy, n, e4, sizeof e4) != LHR_OK;
+                lhr_tflite_metadata(copy, n, "lite_hrnet", &blob, &blob_size, e4, sizeof e4);
+            }
+            printf("  3000 corrupted copies of the model: %d refused by the structure checks\n", refused);
+            free(copy);
             free(data);
         }
     }
@@ -185,6 +208,8 @@ static void test_predict(const char *model_path) {
     lhr_timings t;
     lhr_model_last_timings(m, &t);
     CHECK(t.persons == 3, "3 persons run, got %d", t.persons);
+    if (lhr_model_max_batch(m) >= 3) CHECK(t.batches == 1, "a resizable batch runs 3 persons in one call, not %d", t.batches);
+    else CHECK(t.batches == 3, "a batch-1 file runs 3 persons in 3 calls, not %d", t.batches);
     printf("  5 boxes: %d persons in %d interpreter call(s); crop %.3f ms, inference %.3f ms, decode %.3f ms\n", t.persons,
            t.batches, t.crop_ms, t.inference_ms, t.decode_ms);
     for (int j = 0; j < k; ++j) {
