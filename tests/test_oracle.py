@@ -281,3 +281,62 @@ def test_dark_refines_only_two_pixels_away_from_the_border():
     inner = (xs > 1) & (xs < w - 2) & (ys > 1) & (ys < h - 2)
     moved = np.abs(coords[0] - np.c_[xs, ys]).max(axis=1) > 1e-6
     np.testing.assert_array_equal(moved, inner)
+
+
+# ---------------------------------------------------------------------------- estimator options
+
+
+def reference_flip_average(plain: np.ndarray, mirrored: np.ndarray, shift: bool) -> np.ndarray:
+    """mmpose's flip test: mirror the heatmaps of the mirrored crops, swap left/right channels,
+    move them one pixel right (column 0 keeps its value) and average with the plain ones."""
+    back = mirrored[..., ::-1][:, [COUNTERPART.get(k, k) for k in range(K)]]
+    if shift:
+        back = np.concatenate([back[..., :1], back[..., :-1]], axis=-1)
+    return (plain + back) / 2
+
+
+@pytest.mark.parametrize("shift", [True, False])
+def test_returned_heatmaps_are_the_flip_average(image, shift):
+    truth = ground_truth(9)
+    oracle = OracleNetwork(image, BOXES, truth)
+    estimator = PoseEstimator(oracle, spec=MODEL, flip_test=True, shift_heatmap=shift)
+    assert estimator.predict(image, BOXES).heatmaps is None  # kept only on request
+    result = estimator.predict(image, BOXES, return_heatmaps=True)
+    expected = reference_flip_average(oracle._heatmaps(False), oracle._heatmaps(True), shift)
+    np.testing.assert_allclose(result.heatmaps, expected, atol=1e-6)
+    np.testing.assert_allclose(result.scores, expected.max(axis=(2, 3)), atol=1e-6)
+    assert result.scores.dtype == np.float32 and result.keypoints.dtype == np.float32
+    plain = PoseEstimator(oracle, spec=MODEL).predict(image, BOXES, return_heatmaps=True)
+    np.testing.assert_allclose(plain.heatmaps, oracle._heatmaps(False), atol=1e-6)
+
+
+def test_max_batch_model_name_and_box_padding(image):
+    calls = []
+
+    def record(batch):
+        calls.append(batch.shape[0])
+        return np.zeros((len(batch), K, HM_H, HM_W), np.float32)
+
+    result = PoseEstimator(record, model_name=MODEL, max_batch=2).predict(image, BOXES)
+    assert calls == [2, 1] and len(result) == 3  # three persons, at most two at a time
+    for bad in (0, -1.0):
+        with pytest.raises(ValueError, match=f"box_padding must be positive, got {bad}"):
+            PoseEstimator(record, spec=MODEL, box_padding=bad)
+    centers, scales = PoseEstimator(record, spec=MODEL, box_padding=1.0).centers_scales(BOXES[:1])
+    np.testing.assert_allclose(scales, [[270.0, 360.0]])  # 120 x 360 widened to 0.75, not padded
+
+
+def test_color_order_comes_from_the_metadata():
+    image = np.zeros((64, 64, 3), np.uint8)
+    image[..., 0] = 200  # blue in BGR
+    box = np.array([[0.0, 0.0, 64.0, 64.0]])
+    crops = {}
+    metadata = SPEC.metadata()
+    for name, meta in (("rgb", metadata), ("bgr", {**metadata, "color_order": "bgr"})):
+        def keep(batch, name=name):
+            crops[name] = batch[0, :, IN_H // 2, IN_W // 2] * STD_RGB + MEAN_RGB
+            return np.zeros((len(batch), K, HM_H, HM_W), np.float32)
+
+        PoseEstimator(keep, spec=meta).predict(image, box)
+    np.testing.assert_allclose(crops["rgb"], [0, 0, 200], atol=1e-3)  # blue last: RGB
+    np.testing.assert_allclose(crops["bgr"], [200, 0, 0], atol=1e-3)

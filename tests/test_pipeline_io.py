@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from lite_hrnet.pipeline import PoseResult, draw_poses, load_image, to_coco_results
+from lite_hrnet.pipeline import PoseResult, check_boxes, draw_poses, load_image, to_coco_results
 
 GREEN = (0, 255, 0)
 K = 5
@@ -103,6 +103,44 @@ def test_copy_false_draws_in_place_and_grayscale_is_converted():
     gray = np.zeros((480, 640), np.uint8)
     canvas = draw_poses(gray, one_person(POINTS, [0.9] * K), copy=False)
     assert canvas.shape == (480, 640, 3) and tuple(canvas[150, 150]) == GREEN and not gray.any()
+
+
+# ---------------------------------------------------------------------------- boxes
+
+
+def test_check_boxes_defaults_scores_and_the_frame_edges():
+    boxes, scores, indices = check_boxes(None, (480, 640))  # no boxes: the whole image
+    assert boxes.tolist() == [[0, 0, 640, 480]] and scores.tolist() == [1.0] and indices.tolist() == [0]
+    assert boxes.dtype == scores.dtype == np.float32 and indices.dtype == np.int64
+    for empty in ([], np.zeros((0, 5))):
+        boxes, scores, indices = check_boxes(empty, (480, 640))
+        assert boxes.shape == (0, 4) and scores.shape == (0,) and indices.shape == (0,)
+        assert boxes.dtype == scores.dtype == np.float32 and indices.dtype == np.int64
+    boxes, scores, _ = check_boxes([10, 20, 30, 40, 0.5], (480, 640))  # one box as a 5-vector
+    assert boxes.tolist() == [[10, 20, 30, 40]] and scores.tolist() == [0.5]
+    assert check_boxes([10, 20, 30, 40], (480, 640))[1].tolist() == [1.0]
+    # a box touching the frame from outside is outside; half a pixel in is inside
+    edges = [[-10, 10, 0, 20], [-10, 10, 0.5, 20], [10, -10, 20, 0], [10, -10, 20, 0.5],
+             [640, 10, 650, 20], [639.5, 10, 650, 20], [10, 480, 20, 490], [10, 479.5, 20, 490]]
+    boxes, scores, indices = check_boxes(np.c_[edges, np.arange(8) / 10], (480, 640))
+    assert indices.tolist() == [1, 3, 5, 7]
+    np.testing.assert_allclose(scores, [0.1, 0.3, 0.5, 0.7], rtol=1e-6)
+    assert boxes.dtype == scores.dtype == np.float32
+    np.testing.assert_array_equal(boxes, np.array(edges, np.float32)[[1, 3, 5, 7]])
+
+
+def test_check_boxes_errors_name_the_argument_and_the_box():
+    cases = [
+        ([10, 20, 10, 40], r"dets\[0\] = \[10.0, 20.0, 10.0, 40.0\] has zero or negative area"),
+        ([[1, 2, 3, 4, 0.5], [1, 2, 3, 2, 0.9]], r"dets\[1\] = \[1.0, 2.0, 3.0, 2.0\] has zero or negative area"),
+        ([[1, 2, 3, 4], [1, 2]], r"dets must be N x 4 \(x1, y1, x2, y2\) or N x 5 numbers, got list that is not a "
+                                 r"regular array of numbers"),
+        ([[1, 2, 3, np.nan]], r"dets\[0\] has NaN or infinite values"),
+        (np.zeros((2, 3)), r"dets must be N x 4 .* got shape \(2, 3\)"),
+    ]
+    for boxes, message in cases:
+        with pytest.raises(ValueError, match=message):
+            check_boxes(boxes, (480, 640), name="dets")
 
 
 # ---------------------------------------------------------------------------- COCO results

@@ -95,10 +95,10 @@ def person_box(center, margin: float = 20.0) -> List[float]:
     return [*(points.min(axis=0) - margin), *(points.max(axis=0) + margin)]
 
 
-def expected_next_box(points: np.ndarray) -> np.ndarray:
-    """The keypoints' bounding box grown by 1.25 around its center (at least 8 pixels), clipped to the frame."""
+def expected_next_box(points: np.ndarray, enlarge: float = 1.25) -> np.ndarray:
+    """The keypoints' bounding box grown by ``enlarge`` around its center (at least 8 pixels), clipped to the frame."""
     lo, hi = points.min(axis=0), points.max(axis=0)
-    half = np.maximum((hi - lo) * 1.25 / 2, 4.0)
+    half = np.maximum((hi - lo) * enlarge / 2, 4.0)
     box = np.r_[(lo + hi) / 2 - half, (lo + hi) / 2 + half]
     return np.clip(box, 0, [FRAME_W, FRAME_H, FRAME_W, FRAME_H])
 
@@ -278,16 +278,52 @@ def test_min_keypoints_and_kpt_thr_are_the_tracker_options():
     assert tracker.needs_boxes
 
 
-def test_tracked_box_is_clipped_to_the_frame_and_box_scores_carry_over():
+def test_tracked_boxes_are_clipped_to_the_frame_and_box_scores_carry_over():
     tracker, _ = make_tracker()
-    frame, _ = draw_frame([(40, 400)])  # hands past the left edge, feet past the bottom
-    result = tracker.update(frame, [[0, 280, 100, 480, 0.8]])
-    np.testing.assert_allclose(result.box_scores, [0.8], rtol=1e-6)
-    box = tracker.tracked_boxes[0]
-    assert box[0] == 0 and box[3] == FRAME_H
-    confident = result.keypoints[0][result.scores[0] > 0.3]
-    assert 3 <= len(confident) < K
-    np.testing.assert_allclose(box, expected_next_box(confident), atol=1e-3)
+    # hands past the left edge and feet past the bottom; hands past the right edge and head near the top
+    frame, _ = draw_frame([(40, 400), (612, 100)])
+    result = tracker.update(frame, [[0, 280, 100, 480, 0.8], [540, 0, 640, 240, 0.6]])
+    np.testing.assert_allclose(result.box_scores, [0.8, 0.6], rtol=1e-6)
+    boxes = tracker.tracked_boxes
+    assert boxes[0, 0] == 0 and boxes[0, 3] == FRAME_H and boxes[1, 1] == 0 and boxes[1, 2] == FRAME_W
+    for box, keypoints, scores in zip(boxes, result.keypoints, result.scores):
+        confident = keypoints[scores > 0.3]
+        assert 3 <= len(confident) < K
+        np.testing.assert_allclose(box, expected_next_box(confident), atol=1e-3)
     result = tracker.update(frame)
-    np.testing.assert_allclose(result.box_scores, [0.8], rtol=1e-6)
-    np.testing.assert_allclose(result.boxes[0], box)
+    np.testing.assert_allclose(result.box_scores, [0.8, 0.6], rtol=1e-6)
+    np.testing.assert_allclose(result.boxes, boxes)
+
+
+def test_enlarge_option_and_bad_frames():
+    frame, truth = draw_frame([(320, 240)])
+    tracker, _ = make_tracker(enlarge=2.0)
+    result = tracker.update(frame, [person_box((320, 240))])
+    np.testing.assert_allclose(tracker.tracked_boxes[0], expected_next_box(result.keypoints[0], 2.0), atol=1e-3)
+    np.testing.assert_allclose(tracker.tracked_boxes[0], expected_next_box(truth[0], 2.0), atol=3.0)
+    with pytest.raises(ValueError, match="frame must be a numpy array"):
+        tracker.update("frame.jpg")
+
+
+class FixedPeaks:
+    """Every crop gets the same heatmaps: joint k peaks (value 1) at one heatmap pixel."""
+
+    def __init__(self, xs, ys) -> None:
+        self.heatmaps = np.zeros((1, K, HM_H, HM_W), np.float32)
+        self.heatmaps[0, np.arange(K), ys, xs] = 1.0
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        return np.repeat(self.heatmaps, len(batch), axis=0)
+
+
+@pytest.mark.parametrize("box,xs,ys", [
+    # box 320 x 300 reaching 300 pixels left of the frame: heatmap x 2..6 is image x -323..-290
+    ([-300, 100, 20, 400], 2 + np.arange(K) % 5, 10 + 2 * np.arange(K)),
+    # box 200 x 320 reaching 300 pixels above the frame: heatmap y 2..6 is image y -327..-302
+    ([100, -300, 300, 20], 10 + np.arange(K), 2 + np.arange(K) % 5),
+])
+def test_a_person_whose_keypoints_fall_outside_the_frame_is_lost(box, xs, ys):
+    tracker = PoseTracker(PoseEstimator(FixedPeaks(xs, ys), spec=MODEL))
+    result = tracker.update(np.zeros((FRAME_H, FRAME_W, 3), np.uint8), [box])
+    assert (result.scores == 1).all() and ((result.keypoints < 0).all(axis=1)).any()
+    assert tracker.needs_boxes  # the next box, clipped to the frame, would have no width or no height
