@@ -165,29 +165,51 @@ static void warp(const uint8_t *src, int width, int height, int row_stride, int 
     const size_t plane = (size_t)out_w * (size_t)out_h;
     int v[3];
     sample_pos *cols = (b == 0.0f && d == 0.0f) ? malloc((size_t)out_w * sizeof *cols) : NULL;
-    if (cols != NULL) {
+    /* horizontal lerps of two source rows at every column, kept while consecutive output rows use them */
+    lhr_v4f *lerped = cols != NULL ? malloc(2 * (size_t)out_w * sizeof *lerped) : NULL;
+    if (cols != NULL && lerped != NULL) {
         /* A crop of a box: x depends on the column only, y on the row only. a * x + 0 + c is
          * exactly a * x + c, so the positions equal the general path's. */
         for (int x = 0; x < out_w; ++x) cols[x] = locate(a * (float)x + b * 0.0f + c, width);
         const lhr_v4f magic = {12582912.0f, 12582912.0f, 12582912.0f, 12582912.0f};
+        lhr_v4f *held[2] = {lerped, lerped + out_w};
+        int held_row[2] = {-1, -1};
         for (int y = 0; y < out_h; ++y) {
             const sample_pos py = locate(d * 0.0f + e * (float)y + f, height);
             const size_t row = (size_t)y * (size_t)out_w;
             const int rows_inside = py.in0 && py.in1;
-            const uint8_t *ra = rows_inside ? src + (size_t)py.i0 * (size_t)row_stride : NULL;
             const lhr_v4f fy = {py.frac, py.frac, py.frac, py.frac};
+            const lhr_v4f *h0 = NULL, *h1 = NULL;
+            if (rows_inside) {
+                /* v0 = p00 + fx (p01 - p00) on row y0 and v1 the same on row y0 + 1: each source
+                 * row's lerps are computed once and reused by the next output rows (same values). */
+                for (int want = 0; want < 2; ++want) {
+                    const int r = py.i0 + want;
+                    int slot = held_row[0] == r ? 0 : (held_row[1] == r ? 1 : -1);
+                    if (slot < 0) {
+                        /* row y0: keep the slot holding y0 + 1; row y0 + 1: not the slot holding y0 */
+                        slot = want == 0 ? (held_row[0] == py.i0 + 1 ? 1 : 0) : (h0 == held[0] ? 1 : 0);
+                        const uint8_t *line = src + (size_t)r * (size_t)row_stride;
+                        lhr_v4f *out = held[slot];
+                        for (int x = 0; x < out_w; ++x) {
+                            const sample_pos px = cols[x];
+                            if (!(px.in0 && px.in1)) continue;
+                            const uint8_t *p = line + (size_t)px.i0 * (size_t)channels, *q = p + channels;
+                            const lhr_v4f p0 = {p[s0], p[s1], p[s2], 0.0f}, p1 = {q[s0], q[s1], q[s2], 0.0f};
+                            const lhr_v4f fx = {px.frac, px.frac, px.frac, px.frac};
+                            out[x] = p0 + fx * (p1 - p0);
+                        }
+                        held_row[slot] = r;
+                    }
+                    if (want == 0) h0 = held[slot];
+                    else h1 = held[slot];
+                }
+            }
             for (int x = 0; x < out_w; ++x) {
                 const sample_pos px = cols[x];
                 if (rows_inside && px.in0 && px.in1) {
                     /* the 3 channels side by side: the same float32 operations, lane by lane */
-                    const uint8_t *pa = ra + (size_t)px.i0 * (size_t)channels, *pb = pa + row_stride;
-                    const uint8_t *qa = pa + channels, *qb = pb + channels;
-                    const lhr_v4f p00 = {pa[s0], pa[s1], pa[s2], 0.0f}, p01 = {qa[s0], qa[s1], qa[s2], 0.0f};
-                    const lhr_v4f p10 = {pb[s0], pb[s1], pb[s2], 0.0f}, p11 = {qb[s0], qb[s1], qb[s2], 0.0f};
-                    const lhr_v4f fx = {px.frac, px.frac, px.frac, px.frac};
-                    const lhr_v4f v0 = p00 + fx * (p01 - p00);
-                    const lhr_v4f v1 = p10 + fx * (p11 - p10);
-                    const lhr_v4f r = ((v0 + fy * (v1 - v0)) + magic) - magic;
+                    const lhr_v4f r = ((h0[x] + fy * (h1[x] - h0[x])) + magic) - magic;
                     v[0] = (int)r[0];
                     v[1] = (int)r[1];
                     v[2] = (int)r[2];
@@ -198,8 +220,11 @@ static void warp(const uint8_t *src, int width, int height, int row_stride, int 
             }
         }
         free(cols);
+        free(lerped);
         return;
     }
+    free(cols);
+    free(lerped);
     for (int y = 0; y < out_h; ++y) {
         const float by = b * (float)y, ey = e * (float)y;
         const size_t row = (size_t)y * (size_t)out_w;
