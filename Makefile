@@ -40,6 +40,26 @@ test: $(VENV)/.installed-dev
 clean:
 	rm -rf $(VENV) .pytest_cache
 
+# Mutation testing with mutmut (not part of `make test`; about 15 min for the core on 2 cores): each
+# part runs in a scratch copy of the working tree under build/mutation/PART with its config from
+# benchmarks/mutation/PART.cfg; the evaluation part is slow (its tests run the CLI) and runs last.
+# Scores per module and survivors: build/mutation/PART/{score.md,survivors.tsv}; the recorded
+# results and the reasons survivors are acceptable: benchmarks/mutation/README.md.
+.PHONY: mutation
+MUTATION_PARTS ?= core evaluate
+MUTATION_JOBS  ?= 2
+mutation: $(VENV)/.installed-dev
+	@for part in $(MUTATION_PARTS); do \
+		dir=build/mutation/$$part; echo "mutation testing: $$part (log: $$dir/run.log)"; \
+		rm -rf $$dir && mkdir -p $$dir && \
+		cp -r lite_hrnet tests pyproject.toml $$dir/ && cp benchmarks/mutation/$$part.cfg $$dir/setup.cfg && \
+		( cd $$dir && LITE_HRNET_SHARED=$${LITE_HRNET_SHARED:-$(abspath ..)/shared} \
+			nice -n 19 $(abspath $(BIN))/python -m mutmut run --max-children $(MUTATION_JOBS) > run.log 2>&1 \
+			|| { tail -n 30 run.log; exit 1; } ) && \
+		( cd $$dir && $(abspath $(BIN))/python $(CURDIR)/benchmarks/mutation/summary.py --survivors survivors.tsv \
+			> score.md ) && cat $$dir/score.md || exit 1; \
+	done
+
 # The C library over LiteRT and its command-line program (native/README.md): build/native/liblitehrnet.so
 # and build/native/litehrnet-predict. Needs cmake, a C compiler, libjpeg and libpng (Debian: cmake
 # libjpeg-dev libpng-dev); LiteRT's libLiteRt.so comes from the venv's ai-edge-litert.
