@@ -231,11 +231,16 @@ static void predict(JNIEnv *env, lhr_model *model, const uint8_t *pixels, jint w
     free(score_values);
 }
 
-/* Bytes the image spans: (height - 1) rows of row_stride plus one row of pixels; -1 when invalid. */
-static int64_t image_span(jint width, jint height, jint row_stride, jint format) {
+/* Bytes the image spans: (height - 1) rows of row_stride plus one row of pixels; -1 (with an exception
+ * thrown) for an unknown format or a bad size or stride. */
+static int64_t image_span(JNIEnv *env, jint width, jint height, jint row_stride, jint format) {
+    if (format != LHR_PIXEL_RGB && format != LHR_PIXEL_BGR && format != LHR_PIXEL_RGBA) {
+        throw_class(env, "java/lang/IllegalArgumentException", "pixels: unknown pixel format code");
+        return -1;
+    }
     int channels = format == LHR_PIXEL_RGBA ? 4 : 3;
-    if (width <= 0 || height <= 0 || row_stride < (int64_t)width * channels ||
-        (format != LHR_PIXEL_RGB && format != LHR_PIXEL_BGR && format != LHR_PIXEL_RGBA)) {
+    if (width <= 0 || height <= 0 || row_stride < (int64_t)width * channels) {
+        throw_class(env, "java/lang/IllegalArgumentException", "pixels: bad image size or row stride");
         return -1;
     }
     return (int64_t)(height - 1) * row_stride + (int64_t)width * channels;
@@ -253,8 +258,11 @@ JNIEXPORT void JNICALL NATIVE(predictBytes)(JNIEnv *env, jclass cls, jlong handl
         throw_class(env, "java/lang/NullPointerException", "pixels must not be null");
         return;
     }
-    int64_t span = image_span(width, height, row_stride, format);
-    if (span < 0 || offset < 0 || (int64_t)offset + span > (int64_t)(*env)->GetArrayLength(env, pixels)) {
+    int64_t span = image_span(env, width, height, row_stride, format);
+    if (span < 0) {
+        return;
+    }
+    if (offset < 0 || (int64_t)offset + span > (int64_t)(*env)->GetArrayLength(env, pixels)) {
         throw_class(env, "java/lang/IllegalArgumentException", "pixels: the array is too short for the image size");
         return;
     }
@@ -286,8 +294,11 @@ JNIEXPORT void JNICALL NATIVE(predictBuffer)(JNIEnv *env, jclass cls, jlong hand
         throw_class(env, "java/lang/IllegalArgumentException", "pixels: not a direct ByteBuffer");
         return;
     }
-    int64_t span = image_span(width, height, row_stride, format);
-    if (span < 0 || offset < 0 || (int64_t)offset + span > (int64_t)capacity) {
+    int64_t span = image_span(env, width, height, row_stride, format);
+    if (span < 0) {
+        return;
+    }
+    if (offset < 0 || (int64_t)offset + span > (int64_t)capacity) {
         throw_class(env, "java/lang/IllegalArgumentException", "pixels: the buffer is too short for the image size");
         return;
     }

@@ -233,6 +233,41 @@ class PoseEstimatorTest {
     }
 
     @Test
+    void theJniGlueChecksWhatItIsGiven() {
+        // the Java classes check everything before calling; the glue must still refuse bad calls without crashing
+        fails(IllegalStateException.class, "the model is closed", () -> NativeApi.predictBytes(0, new byte[12], 0, 2,
+                2, 6, 0, new float[4], 1, new float[34], new float[17]));
+        fails(IllegalStateException.class, "the model is closed", () -> NativeApi.info(0));
+        long handle = NativeApi.open(MODEL, 1);
+        try {
+            float[] box = {0, 0, 2, 2};
+            fails(IllegalArgumentException.class, "too short for the image size", () -> NativeApi.predictBytes(handle,
+                    new byte[11], 0, 2, 2, 6, 0, box, 1, new float[34], new float[17]));
+            fails(IllegalArgumentException.class, "too short for the image size", () -> NativeApi.predictBytes(handle,
+                    new byte[12], 1, 2, 2, 6, 0, box, 1, new float[34], new float[17]));
+            fails(IllegalArgumentException.class, "unknown pixel format", () -> NativeApi.predictBytes(handle,
+                    new byte[12], 0, 2, 2, 6, 9, box, 1, new float[34], new float[17]));
+            fails(IllegalArgumentException.class, "bad image size or row stride", () -> NativeApi.predictBytes(
+                    handle, new byte[12], 0, 2, 2, 5, 0, box, 1, new float[34], new float[17]));
+            fails(IllegalArgumentException.class, "too short for the boxes", () -> NativeApi.predictBytes(handle,
+                    new byte[12], 0, 2, 2, 6, 0, box, 2, new float[68], new float[34]));
+            fails(IllegalArgumentException.class, "too short for the boxes", () -> NativeApi.predictBytes(handle,
+                    new byte[12], 0, 2, 2, 6, 0, box, 1, new float[33], new float[17]));
+            fails(NullPointerException.class, "pixels must not be null", () -> NativeApi.predictBytes(handle, null, 0,
+                    2, 2, 6, 0, box, 1, new float[34], new float[17]));
+            fails(IllegalArgumentException.class, "not a direct ByteBuffer", () -> NativeApi.predictBuffer(handle,
+                    ByteBuffer.allocate(12), 0, 2, 2, 6, 0, box, 1, new float[34], new float[17]));
+            fails(IllegalArgumentException.class, "box", () -> NativeApi.predictBytes(handle, new byte[12], 0, 2, 2,
+                    6, 0, new float[] {0, 0, Float.NaN, 2}, 1, new float[34], new float[17])); // the C library's check
+            float[] keypoints = new float[34];
+            NativeApi.predictBytes(handle, new byte[12], 0, 2, 2, 6, 0, box, 1, keypoints, new float[17]);
+            assertTrue(Float.isFinite(keypoints[0]));
+        } finally {
+            NativeApi.close(handle);
+        }
+    }
+
+    @Test
     void useAfterCloseIsAnIllegalState() {
         PoseEstimator second = new PoseEstimator(MODEL);
         assertEquals(1, second.predict(argb, W, H, null).size());
