@@ -112,11 +112,8 @@ $(JAVA_OUT)/liblitehrnet_jni.so: java/src/main/c/litehrnet_jni.c native/include/
 	$(CC) -std=c11 -O2 -Wall -Wextra -fPIC -shared -I"$(JAVA_HOME)/include" -I"$(JAVA_HOME)/include/linux" \
 		-Inative/include $< -Lbuild/native -llitehrnet -Wl,-rpath,'$$ORIGIN/../native' -o $@
 
-$(JAVA_OUT)/litehrnet-predict: $(JAVA_OUT)/lite-hrnet.jar $(JAVA_OUT)/liblitehrnet_jni.so
-	printf '%s\n' '#!/bin/sh' '# lite-hrnet predict on the JVM (made by make java; needs Java 11+ on PATH or $$JAVA)' \
-		'here=$$(dirname "$$(readlink -f "$$0")")' \
-		'exec "$${JAVA:-java}" -Dlitehrnet.jni.library="$$here/liblitehrnet_jni.so" -cp "$$here/lite-hrnet.jar" io.github.litehrnet.cli.PredictMain "$$@"' > $@
-	chmod +x $@
+$(JAVA_OUT)/litehrnet-predict: java/src/cli/litehrnet-predict.sh $(JAVA_OUT)/lite-hrnet.jar $(JAVA_OUT)/liblitehrnet_jni.so
+	install -m 755 $< $@
 
 java-test: java $(JAVA_OUT)/test-classes/.built
 	$(JAVA) -Dlitehrnet.jni.library=$(abspath $(JAVA_OUT)/liblitehrnet_jni.so) \

@@ -146,6 +146,7 @@ def test_launcher_script(java_build, demo_tflite, tmp_path):
     run = subprocess.run([str(launcher), "--model", str(demo_tflite), str(image), "--out", str(tmp_path / "out")],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
+    assert run.stderr == ""  # LiteRT's loading logs go to /dev/null (LITEHRNET_VERBOSE=1 shows them)
     assert re.search(r"1 frames, 1 persons: [\d.]+ FPS pose estimation", run.stdout), run.stdout
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert len(results) == 1 and results[0]["image_id"] == "person.png" and len(results[0]["keypoints"]) == 51
@@ -155,6 +156,12 @@ def test_launcher_script(java_build, demo_tflite, tmp_path):
     assert bad.returncode == 2 and "Exception" not in bad.stderr, bad.stderr
     assert bad.stderr.strip().splitlines()[-1] == ("litehrnet-predict: error: --dark is not supported by "
                                                    "litehrnet-predict (use lite-hrnet predict)")
+    foreign = tmp_path / "notes.tflite"
+    foreign.write_text("not a model")
+    bad = subprocess.run([str(launcher), "--model", str(foreign), str(image)], capture_output=True, text=True,
+                         timeout=60)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+    assert bad.stderr.startswith("litehrnet-predict: error: ") and "notes.tflite" in bad.stderr, bad.stderr
 
 
 def test_android_cmake_file_builds_with_the_desktop_compiler(tmp_path):

@@ -12,6 +12,7 @@ import io.github.litehrnet.PoseEstimator;
 import io.github.litehrnet.PoseTracker;
 import io.github.litehrnet.internal.Json;
 
+import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -65,8 +66,21 @@ public final class PredictMain {
     private PredictMain() {
     }
 
+    /**
+     * Runs the command. The system property {@code litehrnet.predict.stderr} names a file for the tool's messages (the
+     * launcher passes the original stderr as {@code /dev/fd/3} and sends fd 2, where LiteRT logs, to /dev/null).
+     */
     public static void main(String[] args) {
-        System.exit(run(args, System.out, System.err));
+        PrintStream err = System.err;
+        String messages = System.getProperty("litehrnet.predict.stderr");
+        if (messages != null && !messages.isEmpty()) {
+            try {
+                err = new PrintStream(new FileOutputStream(messages), true, "UTF-8");
+            } catch (IOException | SecurityException e) {
+                err = System.err; // keep the JVM's stderr
+            }
+        }
+        System.exit(run(args, System.out, err));
     }
 
     /** Runs the command; returns the exit status (0, 2 for bad input, 1 for a bug). */
