@@ -528,16 +528,18 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".p
 def load_image(path: Union[str, os.PathLike]) -> np.ndarray:
     """Read an image file as H x W x 3 uint8 BGR; FileNotFoundError / ValueError naming the file.
 
-    The one image reader of prediction, evaluation and training. Pixels come as
-    stored: an EXIF orientation tag is not applied, because COCO keypoints refer
-    to the stored pixel grid (the official HRNet loaders read with
-    ``IMREAD_IGNORE_ORIENTATION``). 16-bit images are scaled to 8 bits, alpha dropped.
+    The one image reader of prediction, evaluation, training datasets and int8
+    calibration. An EXIF orientation tag is applied (as mmpose's loader does, and as
+    photo viewers show the picture), so a phone's portrait photo comes upright and the
+    keypoints refer to the image the user sees. 16-bit and float images are scaled to
+    8 bits, gray expanded to BGR, alpha dropped.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"image not found: {path}")
     data = np.fromfile(path, dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    # IMREAD_COLOR applies the EXIF orientation (IMREAD_UNCHANGED would not); ANYDEPTH keeps 16 bits.
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH) if data.size else None
     if image is None:
         raise ValueError(f"{path}: not a readable image")
     if image.dtype != np.uint8:  # 16-bit PNG/TIFF
