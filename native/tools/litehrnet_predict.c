@@ -2,7 +2,7 @@
  * litehrnet-predict: `lite-hrnet predict` for images, in C over liblitehrnet.
  *
  *   litehrnet-predict --model FILE.tflite [--boxes JSON] [--box-thr T] [--threads N] [--out DIR]
- *                     IMAGE_OR_FOLDER...
+ *                     [--max-frames N] [--no-progress] IMAGE_OR_FOLDER...
  *
  * Same arguments and the same OUT/results.json as `lite-hrnet predict` (COCO keypoint
  * results plus file_name, keypoints rounded to 4 decimals, score = box score x mean of the
@@ -576,7 +576,7 @@ static int resolve_inputs(int count, char **inputs, path_list *images, char *err
 static void usage(FILE *to) {
     fprintf(to,
             "usage: litehrnet-predict --model FILE.tflite [--boxes JSON] [--box-thr T] [--threads N] [--out DIR]\n"
-            "                         IMAGE_OR_FOLDER...\n"
+            "                         [--max-frames N] [--no-progress] IMAGE_OR_FOLDER...\n"
             "Top-down pose estimation with liblitehrnet (LiteRT). There is no person detector: give boxes with\n"
             "--boxes (COCO detection results, a COCO dataset file or {file_name: [[x1, y1, x2, y2, score], ...]});\n"
             "without --boxes each image is one person. Results: OUT/results.json (COCO keypoint results).\n");
@@ -639,42 +639,60 @@ int main(int argc, char **argv) {
     int n_inputs = 0;
     char err[ERR_SIZE];
     if (inputs == NULL) return fail("out of memory");
+    static const char *const unsupported[] = {"--model-name", "--weights", "--device", "--precision", "--show",
+                                              "--flip", "--dark", "--track", "--kpt-thr"};
+    int max_frames = 0;
     for (int i = 1; i < argc; ++i) {
+        char name[64];
         const char *a = argv[i];
         const char *value = NULL;
-        int takes = strcmp(a, "--model") == 0 || strcmp(a, "--boxes") == 0 || strcmp(a, "--box-thr") == 0 ||
-                    strcmp(a, "--threads") == 0 || strcmp(a, "--out") == 0;
+        /* --option=value as argparse takes it */
+        const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
+        size_t name_len = eq ? (size_t)(eq - a) : strlen(a);
+        snprintf(name, sizeof name, "%.*s", (int)(name_len < sizeof name ? name_len : sizeof name - 1), a);
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             free(inputs);
             return 0;
         }
+        int takes = strcmp(name, "--model") == 0 || strcmp(name, "--boxes") == 0 || strcmp(name, "--box-thr") == 0 ||
+                    strcmp(name, "--threads") == 0 || strcmp(name, "--out") == 0 || strcmp(name, "--max-frames") == 0;
+        if (strcmp(name, "--no-progress") == 0 && eq == NULL) continue; /* there is no progress bar */
+        for (size_t u = 0; u < sizeof unsupported / sizeof unsupported[0]; ++u)
+            if (strcmp(name, unsupported[u]) == 0) {
+                lhr_set_error(err, sizeof err, "%s is not supported by litehrnet-predict (lite-hrnet predict has it)", name);
+                free(inputs);
+                return fail(err);
+            }
         if (takes) {
-            if (i + 1 >= argc) {
+            if (eq != NULL) {
+                value = eq + 1;
+            } else if (i + 1 < argc) {
+                value = argv[++i];
+            } else {
                 lhr_set_error(err, sizeof err, "argument %s: expected one argument", a);
                 free(inputs);
                 return fail(err);
             }
-            value = argv[++i];
-        } else if (strncmp(a, "--", 2) == 0 && strchr(a, '=') != NULL) {
-            lhr_set_error(err, sizeof err, "unrecognized argument %s (write the value after a space)", a);
-            free(inputs);
-            return fail(err);
         } else if (strncmp(a, "--", 2) == 0 || (a[0] == '-' && a[1] != '\0')) {
-            lhr_set_error(err, sizeof err, "unrecognized argument %s", a);
+            lhr_set_error(err, sizeof err, "unrecognized argument %s (see --help)", a);
             free(inputs);
             return fail(err);
         }
         if (value == NULL) inputs[n_inputs++] = argv[i];
-        else if (strcmp(a, "--model") == 0) model_path = value;
-        else if (strcmp(a, "--boxes") == 0) boxes_path = value;
-        else if (strcmp(a, "--out") == 0) out_dir = value;
-        else if (strcmp(a, "--box-thr") == 0 && parse_double(value, &box_thr)) {
+        else if (strcmp(name, "--model") == 0) model_path = value;
+        else if (strcmp(name, "--boxes") == 0) boxes_path = value;
+        else if (strcmp(name, "--out") == 0) out_dir = value;
+        else if (strcmp(name, "--box-thr") == 0 && parse_double(value, &box_thr)) {
             lhr_set_error(err, sizeof err, "argument --box-thr: invalid float value: '%s'", value);
             free(inputs);
             return fail(err);
-        } else if (strcmp(a, "--threads") == 0 && parse_int(value, &threads)) {
+        } else if (strcmp(name, "--threads") == 0 && parse_int(value, &threads)) {
             lhr_set_error(err, sizeof err, "argument --threads: invalid int value: '%s'", value);
+            free(inputs);
+            return fail(err);
+        } else if (strcmp(name, "--max-frames") == 0 && (parse_int(value, &max_frames) || max_frames < 1)) {
+            lhr_set_error(err, sizeof err, "--max-frames must be at least 1, got '%s'", value);
             free(inputs);
             return fail(err);
         }
@@ -731,7 +749,8 @@ int main(int argc, char **argv) {
     int frames = 0, persons = 0, first = 1;
     double pose_ms = 0.0, start = lhr_now_ms();
     buf_puts(&results, "[");
-    for (int i = 0; i < images.n; ++i) {
+    const int n_images = max_frames > 0 && max_frames < images.n ? max_frames : images.n;
+    for (int i = 0; i < n_images; ++i) {
         const char *path = images.paths[i];
         if (lhr_image_load(path, &image, err, sizeof err)) { fail(err); goto done; }
         int n = 1;
