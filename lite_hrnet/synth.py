@@ -246,12 +246,92 @@ def _fabric_texture(rng: np.random.Generator, shape: Tuple[int, int]) -> Optiona
     return tex[..., None].astype(np.float32)
 
 
-def _draw_person(img: np.ndarray, rng: np.random.Generator, centre: np.ndarray, height: float) -> Person:
-    """Pose, project and paint one person standing ``height`` pixels tall around ``centre`` (x, y)."""
+EYE_WHITE = np.array([235.0, 235.0, 235.0], np.float32)  # BGR, flat (unshaded)
+PUPIL = np.array([25.0, 20.0, 20.0], np.float32)
+
+
+def _paint_disc(img: np.ndarray, mask: np.ndarray, centre: np.ndarray, radius: float, color: np.ndarray) -> None:
+    """Paint a flat, anti-aliased disc of ``color`` (no shading) and mark ``mask``."""
+    h, w = mask.shape
+    x0, x1 = int(max(0, math.floor(centre[0] - radius - 1))), int(min(w, math.ceil(centre[0] + radius + 2)))
+    y0, y1 = int(max(0, math.floor(centre[1] - radius - 1))), int(min(h, math.ceil(centre[1] + radius + 2)))
+    if x0 >= x1 or y0 >= y1:
+        return
+    py, px = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    alpha = np.clip(radius - np.hypot(px - centre[0], py - centre[1]) + 0.5, 0.0, 1.0)
+    a = alpha[..., None]
+    img[y0:y1, x0:x1] = img[y0:y1, x0:x1] * (1 - a) + color[None, None, :] * a
+    mask[y0:y1, x0:x1] |= alpha > 0.5
+
+
+def side_tint(color: np.ndarray, side: str) -> np.ndarray:
+    """The colour a body part gets on the person's ``side`` ("left": 40% toward white, "right": 35% darker).
+
+    A consistent, body-fixed left/right cue: it follows the person's own side
+    in every view, so it survives the training flip (which swaps both).
+    """
+    if side == "left":
+        return (color * 0.6 + 255.0 * 0.4).astype(np.float32)
+    if side == "right":
+        return (color * 0.65).astype(np.float32)
+    raise ValueError(f"side must be 'left' or 'right', got {side!r}")
+
+
+def _paint_head(
+    img: np.ndarray, mask: np.ndarray, centre: np.ndarray, radius: float, head_yaw: float, roll: float,
+    skin: np.ndarray, hair: np.ndarray, light: float,
+) -> None:
+    """Paint the head as a lit sphere: hair on the back and top, skin on the face.
+
+    ``head_yaw`` is the head's turn about the vertical axis (0: the face toward the
+    camera), ``roll`` the image-plane roll. Each pixel is traced back to its point
+    on the sphere in head coordinates (x left, y down, z forward) to decide hair
+    or face, so a front view shows a face framed by hair, a back view only hair
+    and a profile the face on the side the figure looks to.
+    """
+    h, w = mask.shape
+    x0, x1 = int(max(0, math.floor(centre[0] - radius - 1))), int(min(w, math.ceil(centre[0] + radius + 2)))
+    y0, y1 = int(max(0, math.floor(centre[1] - radius - 1))), int(min(h, math.ceil(centre[1] + radius + 2)))
+    if x0 >= x1 or y0 >= y1:
+        return
+    py, px = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    dx, dy = px - centre[0], py - centre[1]
+    dist = np.sqrt(dx * dx + dy * dy)
+    alpha = np.clip(radius - dist + 0.5, 0.0, 1.0)
+    if not alpha.any():
+        return
+    c, s = math.cos(roll), math.sin(roll)
+    u, v = (dx * c + dy * s) / radius, (-dx * s + dy * c) / radius  # undo the roll, unit sphere
+    scale = np.maximum(1.0, np.sqrt(u * u + v * v))
+    u, v = u / scale, v / scale
+    toward = np.sqrt(np.clip(1.0 - u * u - v * v, 0.0, 1.0))  # depth toward the camera
+    sy, cy = math.sin(head_yaw), math.cos(head_yaw)
+    forward = u * sy + toward * cy  # undo the yaw: the head's forward (z) coordinate
+    is_hair = (forward < 0.1) | (v < -0.45)
+    col = np.where(is_hair[..., None], hair[None, None, :], skin[None, None, :])
+    lx, ly, lz = 0.5 * light, -0.5, 0.75
+    norm = math.sqrt(lx * lx + ly * ly + lz * lz)
+    shade = 0.5 + 0.5 * np.clip((u * lx + v * ly + toward * lz) / norm, 0.0, 1.0)
+    a = alpha[..., None]
+    img[y0:y1, x0:x1] = img[y0:y1, x0:x1] * (1 - a) + col * shade[..., None] * a
+    mask[y0:y1, x0:x1] |= alpha > 0.5
+
+
+def _draw_person(
+    img: np.ndarray, rng: np.random.Generator, centre: np.ndarray, height: float,
+    yaw: Optional[float] = None, roll: Optional[float] = None,
+) -> Person:
+    """Pose, project and paint one person standing ``height`` pixels tall around ``centre`` (x, y).
+
+    ``yaw`` (0: facing the camera) and ``roll`` (radians) are drawn from ``rng``
+    unless given; the random stream is consumed the same way either way.
+    """
     h, w = img.shape[:2]
     j3, props = _sample_pose(rng)
-    yaw = rng.uniform(-math.pi, math.pi)
-    roll = rng.normal(0, 0.12) if rng.random() > 0.15 else rng.uniform(-1.2, 1.2)
+    drawn_yaw = rng.uniform(-math.pi, math.pi)
+    drawn_roll = rng.normal(0, 0.12) if rng.random() > 0.15 else rng.uniform(-1.2, 1.2)
+    yaw = drawn_yaw if yaw is None else yaw
+    roll = drawn_roll if roll is None else roll
     # Put the figure's middle (about the hips) at the requested centre.
     mid = j3[[L_SHO, R_SHO, L_HIP, R_HIP, L_ANK, R_ANK], :2].mean(axis=0)
     j3c = j3.copy()
@@ -287,27 +367,23 @@ def _draw_person(img: np.ndarray, rng: np.random.Generator, centre: np.ndarray, 
             parts.append((z, lambda: (_paint_capsule(img, mask, m, pts[b], (ra + rb) / 2, rb, mid_color, light),
                                       _paint_capsule(img, mask, pts[a], m, ra, (ra + rb) / 2, color, light, tex))))
 
-    sleeve = None if long_sleeves else skin
-    limb(L_SHO, L_ELB, limb_r * 1.15, limb_r * 0.95, shirt, shirt_tex, sleeve)
-    limb(R_SHO, R_ELB, limb_r * 1.15, limb_r * 0.95, shirt, shirt_tex, sleeve)
-    limb(L_ELB, L_WRI, limb_r * 0.95, limb_r * 0.7, shirt if long_sleeves else skin, shirt_tex if long_sleeves else None)
-    limb(R_ELB, R_WRI, limb_r * 0.95, limb_r * 0.7, shirt if long_sleeves else skin, shirt_tex if long_sleeves else None)
-    leg = skin if shorts else None
-    limb(L_HIP, L_KNE, limb_r * 1.6, limb_r * 1.2, pants, pants_tex)
-    limb(R_HIP, R_KNE, limb_r * 1.6, limb_r * 1.2, pants, pants_tex)
-    limb(L_KNE, L_ANK, limb_r * 1.2, limb_r * 0.9, pants if leg is None else skin, pants_tex if leg is None else None)
-    limb(R_KNE, R_ANK, limb_r * 1.2, limb_r * 0.9, pants if leg is None else skin, pants_tex if leg is None else None)
-    for wri, elb in ((L_WRI, L_ELB), (R_WRI, R_ELB)):  # hands
-        d = pts[wri] - pts[elb]
+    # Left/right cue a network can learn from one crop: every part of the person's
+    # left limbs is drawn lighter, of the right limbs darker (see side_tint).
+    for side, (sho, elb, wri, hip, kne, ank) in (("left", (L_SHO, L_ELB, L_WRI, L_HIP, L_KNE, L_ANK)),
+                                                  ("right", (R_SHO, R_ELB, R_WRI, R_HIP, R_KNE, R_ANK))):
+        sh, pa, sk, so = (side_tint(c, side) for c in (shirt, pants, skin, shoes))
+        limb(sho, elb, limb_r * 1.15, limb_r * 0.95, sh, shirt_tex, None if long_sleeves else sk)
+        limb(elb, wri, limb_r * 0.95, limb_r * 0.7, sh if long_sleeves else sk, shirt_tex if long_sleeves else None)
+        limb(hip, kne, limb_r * 1.6, limb_r * 1.2, pa, pants_tex)
+        limb(kne, ank, limb_r * 1.2, limb_r * 0.9, sk if shorts else pa, None if shorts else pants_tex)
+        d = pts[wri] - pts[elb]  # hand
         tip = pts[wri] + d / (np.linalg.norm(d) + 1e-6) * limb_r * 1.2
-        parts.append((float(depth[wri]) + 1e-3, lambda wri=wri, tip=tip: _paint_capsule(
-            img, mask, pts[wri], tip, limb_r * 0.75, limb_r * 0.6, skin, light)))
-    for ank, kne in ((L_ANK, L_KNE), (R_ANK, R_KNE)):  # feet point roughly forward
-        fwd3 = np.array([[0.0, 0.0, 0.07]])
-        fwd, _ = _project(fwd3, yaw, roll, height, np.zeros(2))
+        parts.append((float(depth[wri]) + 1e-3, lambda wri=wri, tip=tip, sk=sk: _paint_capsule(
+            img, mask, pts[wri], tip, limb_r * 0.75, limb_r * 0.6, sk, light)))
+        fwd, _ = _project(np.array([[0.0, 0.0, 0.07]]), yaw, roll, height, np.zeros(2))  # feet point forward
         tip = pts[ank] + fwd[0] + (pts[ank] - pts[kne]) * 0.08
-        parts.append((float(depth[ank]) + 1e-3, lambda ank=ank, tip=tip: _paint_capsule(
-            img, mask, pts[ank], tip, limb_r * 0.9, limb_r * 0.8, shoes, light)))
+        parts.append((float(depth[ank]) + 1e-3, lambda ank=ank, tip=tip, so=so: _paint_capsule(
+            img, mask, pts[ank], tip, limb_r * 0.9, limb_r * 0.8, so, light)))
     torso_z = float(depth[[L_SHO, R_SHO, L_HIP, R_HIP]].mean())
 
     def torso() -> None:
@@ -318,25 +394,36 @@ def _draw_person(img: np.ndarray, rng: np.random.Generator, centre: np.ndarray, 
         _paint_capsule(img, mask, pts[L_SHO], pts[R_SHO], limb_r * 1.2, limb_r * 1.2, shirt, light, shirt_tex)
         _paint_capsule(img, mask, hip_mid, pts[L_HIP], limb_r * 1.6, limb_r * 1.6, pants, light, pants_tex)
         _paint_capsule(img, mask, hip_mid, pts[R_HIP], limb_r * 1.6, limb_r * 1.6, pants, light, pants_tex)
+        # Shirt front: a V neckline and a button line, only on the side facing the camera.
+        facing = math.cos(yaw)
+        if facing > 0.15:
+            down = hip_mid - neck
+            apex = neck + 0.28 * down
+            vee = np.stack([neck + 0.35 * (pts[L_SHO] - neck), apex, neck + 0.35 * (pts[R_SHO] - neck)])
+            _paint_polygon(img, mask, vee, skin, light)
+            button = np.clip(255.0 - shirt, 0, 255) * 0.9
+            radius = max(1.0, limb_r * 0.35)
+            for t in (0.42, 0.6, 0.78):
+                _paint_capsule(img, mask, neck + t * down, neck + t * down + 1e-3, radius, radius, button, light)
 
     parts.append((torso_z, torso))
 
     def head() -> None:
         _paint_capsule(img, mask, neck, head_pt, limb_r * 0.9, limb_r * 0.9, skin, light)
-        _paint_capsule(img, mask, head_pt, head_pt + 1e-3, hr, hr, skin, light)
-        # Hair: a cap on the back and top of the head, away from the face.
-        face_dir = pts[NOSE] - head_pt
-        up = head_pt - neck
-        up = up / (np.linalg.norm(up) + 1e-6)
-        back = -face_dir / (np.linalg.norm(face_dir) + 1e-6) if np.linalg.norm(face_dir) > 0.2 * hr else 0 * up
-        centre_h = head_pt + up * hr * 0.35 + back * hr * 0.25
-        _paint_capsule(img, mask, centre_h, centre_h + 1e-3, hr * 0.85, hr * 0.85, hair, light)
+        _paint_head(img, mask, head_pt, hr, yaw + props["head_turn"], roll, skin, hair, light)
+        # Face features where they face the camera: eyes (white and pupil), nose, ears.
+        eye_r = max(1.0, hr * 0.26)
         for k in (L_EYE, R_EYE):
-            if depth[k] > head_depth:
-                cv2.circle(img, tuple(int(round(v)) for v in pts[k]), max(1, int(hr * 0.12)), (20, 20, 20), -1, cv2.LINE_AA)
-        if depth[NOSE] > head_depth:
-            cv2.circle(img, tuple(int(round(v)) for v in pts[NOSE]), max(1, int(hr * 0.1)),
-                       tuple(float(c) * 0.7 for c in skin), -1, cv2.LINE_AA)
+            if depth[k] > head_depth + 0.2 * hr:
+                _paint_disc(img, mask, pts[k], eye_r, EYE_WHITE)
+                _paint_disc(img, mask, pts[k], eye_r * 0.5, PUPIL)
+        if depth[NOSE] > head_depth + 0.2 * hr:
+            nose_r = max(1.0, hr * 0.14)
+            _paint_capsule(img, mask, pts[NOSE], pts[NOSE] + 1e-3, nose_r, nose_r, skin * 0.6, light)
+        for k in (L_EAR, R_EAR):
+            if depth[k] > head_depth - 0.3 * hr:
+                ear_r = max(1.0, hr * 0.18)
+                _paint_capsule(img, mask, pts[k], pts[k] + 1e-3, ear_r, ear_r * 0.8, skin * 0.85, light)
 
     parts.append((head_depth, head))
     for _, paint in sorted(parts, key=lambda p: p[0]):
@@ -578,4 +665,4 @@ def synthetic_person_crops(
     return out
 
 
-__all__ = ["SynthConfig", "generate_dataset", "make_background", "render_image", "synthetic_person_crops"]
+__all__ = ["SynthConfig", "generate_dataset", "make_background", "render_image", "side_tint", "synthetic_person_crops"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -115,3 +116,68 @@ def test_synth_cli(tmp_path):
     assert cv2.imread(str(tmp_path / "s" / "images" / data["images"][0]["file_name"])).shape == (96, 128, 3)
     bad = cli("synth", str(tmp_path / "t"), "--size", "96by128")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--size" in bad.stderr
+
+
+def _front_and_back(seed: int):
+    """The same figure drawn facing the camera (yaw 0) and facing away (yaw pi), upright, on a flat background."""
+    from lite_hrnet import synth
+
+    out = []
+    for yaw in (0.0, math.pi):
+        img = np.full((240, 200, 3), 128.0, np.float32)
+        person = synth._draw_person(img, np.random.default_rng(seed), np.array([100.0, 120.0]), 200.0, yaw=yaw, roll=0.0)
+        out.append((img, person.keypoints))
+    return out
+
+
+from lite_hrnet.synth import EYE_WHITE
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_left_right_convention_follows_the_drawn_face(seed):
+    """COCO's left is the person's own left: on the image's right when the drawn face looks at the camera.
+
+    Which way the figure faces is read from the pixels (eye whites painted on
+    the head), not from the label code; then the labelled shoulders, hips and
+    eyes must sit on the matching sides.
+    """
+    (front, kp_front), (back, kp_back) = _front_and_back(seed)
+    names = list(COCO_JOINTS.keypoint_names)
+    nose = names.index("nose")
+
+    def eye_white_pixels(img, kp):
+        cx, cy = kp[nose, :2]
+        head = img[int(cy) - 20:int(cy) + 20, int(cx) - 20:int(cx) + 20]
+        return int((np.abs(head - EYE_WHITE).max(axis=2) < 12).sum())
+
+    assert eye_white_pixels(front, kp_front) >= 4  # the face is drawn toward the camera
+    assert eye_white_pixels(back, kp_back) == 0  # seen from behind: hair only
+    for joint in ("shoulder", "hip", "eye"):
+        left, right = names.index(f"left_{joint}"), names.index(f"right_{joint}")
+        assert kp_front[left, 0] > kp_front[right, 0] + 2, joint
+        assert kp_back[left, 0] < kp_back[right, 0] - 2, joint
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_left_limbs_are_drawn_lighter_than_right(seed):
+    """The body-fixed side cue: the pixels at the person's left wrist/ankle/elbow/knee are lighter than the right's."""
+    names = list(COCO_JOINTS.keypoint_names)
+    for img, kp in _front_and_back(seed):
+        lighter = 0
+        for joint in ("elbow", "wrist", "knee", "ankle"):
+            values = []
+            for side in ("left", "right"):
+                x, y = kp[names.index(f"{side}_{joint}"), :2]
+                values.append(img[int(round(y)) - 1:int(round(y)) + 2, int(round(x)) - 1:int(round(x)) + 2].mean())
+            lighter += values[0] > values[1]
+        assert lighter >= 3  # one pair may overlap the other limb or the torso
+
+
+def test_side_tint():
+    from lite_hrnet.synth import side_tint
+
+    c = np.array([100.0, 20.0, 200.0], np.float32)
+    np.testing.assert_allclose(side_tint(c, "left"), [162.0, 114.0, 222.0])
+    np.testing.assert_allclose(side_tint(c, "right"), [65.0, 13.0, 130.0])
+    with pytest.raises(ValueError, match="side"):
+        side_tint(c, "middle")
