@@ -144,7 +144,10 @@ static void noop_free(void *p) { (void)p; }
 static lhr_status set_threads(LiteRtOptions options, int threads, char *err, size_t err_size, const char *path) {
     if (threads <= 0) return LHR_OK;
     char *payload = malloc(48);
-    if (payload == NULL) return LHR_ERR_NO_MEMORY;
+    if (payload == NULL) {
+        lhr_set_error(err, err_size, "%s: out of memory", path);
+        return LHR_ERR_NO_MEMORY;
+    }
     snprintf(payload, 48, "num_threads = %d\n", threads);
     LiteRtOpaqueOptions opaque = NULL;
     LiteRtStatus s = LiteRtCreateOpaqueOptions("xnnpack", payload, free, &opaque);
