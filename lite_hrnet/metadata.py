@@ -113,11 +113,6 @@ def tflite_schema():
     return None
 
 
-# The former private name, still read by export/end_to_end.py and native/tests/make_golden.py (work in
-# progress elsewhere): drop it once they call tflite_schema.
-_tflite_schema = tflite_schema
-
-
 def unpack_tflite(data: bytes):
     """The ``.tflite`` flatbuffer ``data`` as an editable object tree (the schema's ``ModelT``)."""
     schema = tflite_schema()

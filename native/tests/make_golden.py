@@ -121,7 +121,7 @@ def decode(rng: np.random.Generator) -> str:
 
 def tiny_tflite() -> bytes:
     """A TFLite flatbuffer with no graph, only buffers and the lite_hrnet metadata entry."""
-    schema = md._tflite_schema()
+    schema = md.tflite_schema()
     if schema is None:
         raise SystemExit("needs ai-edge-litert (the tflite extra) for the TFLite schema")
     model = schema.ModelT()
