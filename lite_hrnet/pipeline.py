@@ -525,6 +525,16 @@ def draw_poses(
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 
+def _jpeg_truncated(data: bytes) -> bool:
+    """True when no end-of-image marker follows the last start-of-scan (some OpenCV builds decode such files gray-filled).
+
+    In entropy-coded data 0xFF is always followed by 0x00 or a restart marker, so FF D9
+    after the last FF DA is the image's own end (an EXIF thumbnail's comes before).
+    """
+    last_scan = data.rfind(b"\xff\xda")
+    return last_scan < 0 or data.find(b"\xff\xd9", last_scan) < 0
+
+
 def load_image(path: Union[str, os.PathLike]) -> np.ndarray:
     """Read an image file as H x W x 3 uint8 BGR; FileNotFoundError / ValueError naming the file.
 
@@ -538,8 +548,13 @@ def load_image(path: Union[str, os.PathLike]) -> np.ndarray:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"image not found: {path}")
     data = np.fromfile(path, dtype=np.uint8)
+    if data[:2].tobytes() == b"\xff\xd8" and _jpeg_truncated(data.tobytes()):
+        raise ValueError(f"{path}: truncated JPEG (no end-of-image marker after the image data)")
     # IMREAD_COLOR applies the EXIF orientation (IMREAD_UNCHANGED would not); ANYDEPTH keeps 16 bits.
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH) if data.size else None
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH) if data.size else None
+    except cv2.error:  # a header OpenCV refuses (absurd sizes): the same answer as any unreadable file
+        image = None
     if image is None:
         raise ValueError(f"{path}: not a readable image")
     if image.dtype != np.uint8:  # 16-bit PNG/TIFF

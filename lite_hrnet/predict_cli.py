@@ -23,6 +23,14 @@ With ``--boxes``, an image or frame without entries has no persons (unless
 ``--track`` carries persons over from the previous frame). Results go to
 ``OUT/results.json`` (COCO keypoint results plus ``file_name`` and, for videos,
 ``frame``), annotated images to ``OUT/<name>`` and videos to ``OUT/<stem>_pose.mp4``.
+
+Bad inputs among several (an unreadable or truncated image, a zero-byte file, a video
+that does not open, video frames that cannot be decoded) are skipped: each is named on
+stderr as it happens, every good one is processed and its results written, and a last
+line says how many were skipped. ``results.json`` is written atomically (temporary file,
+then rename), also after Ctrl-C. Exit status (:data:`EXIT_CODES`): 0 everything
+processed, 3 finished with inputs skipped, 2 bad arguments or a single input that
+cannot be read, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -39,6 +47,15 @@ from typing import Any, Dict, List, Optional, Union
 import numpy as np
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
+
+#: Exit status of ``lite-hrnet predict`` (1 stays the CLI's "internal error", see cli.main).
+EXIT_OK, EXIT_BAD_INPUT, EXIT_SKIPPED, EXIT_INTERRUPTED = 0, 2, 3, 130
+EXIT_CODES = {EXIT_OK: "every input processed", EXIT_BAD_INPUT: "bad arguments, or the single input cannot be read",
+              EXIT_SKIPPED: "finished; some inputs or video frames could not be read and were skipped",
+              EXIT_INTERRUPTED: "interrupted (results so far written)"}
+
+# A video read that fails this many times in a row (before the frame count the file announces) ends the video.
+MAX_FAILED_READS = 5
 
 
 # ---------------------------------------------------------------------------- inputs
@@ -222,6 +239,12 @@ class Stats:
     frames: int = 0
     persons: int = 0
     pose_seconds: float = 0.0
+    skipped: int = 0  # images, videos and video frames that could not be read
+
+    def skip(self, what: str, count: int = 1) -> None:
+        """Name a skipped input on stderr, as it happens (a long run's log shows where)."""
+        self.skipped += count
+        print(f"lite-hrnet predict: skipped {what}", file=sys.stderr, flush=True)
 
 
 def _unique_name(out_dir: Path, name: str, used: set) -> Path:
@@ -262,7 +285,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     used_names: set = set()
     progress_on = not args.no_progress
     start = time.perf_counter()
-    stop = False
+    stop = interrupted = False
+    # With a single input, an unreadable one is an error (exit 2); among several, it is skipped.
+    single_input = sum(len(s.paths) if s.kind == "images" else 1 for s in sources) == 1
 
     def run(image: np.ndarray, frame_boxes: Optional[np.ndarray], tracker, label: str) -> Any:
         t0 = time.perf_counter()
@@ -287,7 +312,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 paths = source.paths[: args.max_frames] if args.max_frames else source.paths
                 bar = _progress(len(paths), "images", progress_on and len(paths) > 1)
                 for path in paths:
-                    image = load_image(path)
+                    try:
+                        image = load_image(path)
+                    except (ValueError, OSError) as e:  # damaged, truncated, empty, not an image, vanished
+                        if single_input:
+                            raise
+                        stats.skip(str(e))
+                        if bar is not None:
+                            bar.update(1)
+                        continue
                     frame_boxes = boxes.for_image(path) if boxes is not None else None
                     result = run(image, frame_boxes, tracker, str(path))
                     image_id = boxes.image_ids.get(path.name, image_id_for(path)) if boxes is not None else image_id_for(path)
@@ -308,16 +341,24 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 if bar is not None:
                     bar.close()
             else:
-                stop = _run_stream(source, args, estimator, boxes, run, annotate, results, out_dir, used_names, display,
-                                   progress_on) or stop
+                try:
+                    stop = _run_stream(source, args, estimator, boxes, run, annotate, results, out_dir, used_names,
+                                       display, progress_on, stats) or stop
+                except VideoUnreadable as e:
+                    if single_input:
+                        raise ValueError(str(e)) from None
+                    stats.skip(str(e))
     except KeyboardInterrupt:
+        interrupted = True
         print("interrupted; writing what was done", file=sys.stderr)
     finally:
         if display is not None:
             display.close()
     elapsed = time.perf_counter() - start
     if out_dir is not None:
-        (out_dir / "results.json").write_text(json.dumps(results))
+        from .atomic import write_text_atomic
+
+        write_text_atomic(out_dir / "results.json", json.dumps(results))
     info = estimator.info
     fps = stats.frames / stats.pose_seconds if stats.pose_seconds > 0 else float("nan")
     total_fps = stats.frames / elapsed if elapsed > 0 else float("nan")
@@ -326,12 +367,26 @@ def cmd_predict(args: argparse.Namespace) -> int:
           f"{info.precision}, threads {info.threads if info.threads else 'default'}")
     if out_dir is not None:
         print(f"results: {out_dir / 'results.json'}")
-    return 0
+    if stats.skipped:
+        print(f"lite-hrnet predict: {stats.skipped} input(s) skipped (named above); "
+              f"the results of the {stats.frames} processed were written", file=sys.stderr)
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_SKIPPED if stats.skipped else EXIT_OK
+
+
+class VideoUnreadable(ValueError):
+    """A video file that cannot be opened or yields no frame (skipped when it is one input among several)."""
 
 
 def _run_stream(source: Source, args, estimator, boxes: Optional[BoxFile], run, annotate, results, out_dir,
-                used_names, display, progress_on) -> bool:
-    """Run a video file or a camera; True when the user asked to stop."""
+                used_names, display, progress_on, stats: Stats) -> bool:
+    """Run a video file or a camera; True when the user asked to stop.
+
+    Frames that fail to decode before the frame count the video announces are skipped
+    (counted in ``stats``); :data:`MAX_FAILED_READS` failures in a row end the video, and the
+    frames it still announced count as skipped. Results keep each frame's position in the file.
+    """
     import cv2
 
     from .pipeline import PoseTracker, to_coco_results
@@ -340,7 +395,7 @@ def _run_stream(source: Source, args, estimator, boxes: Optional[BoxFile], run, 
         cap = cv2.VideoCapture(str(source.paths[0]))
         name = source.paths[0].name
         if not cap.isOpened():
-            raise ValueError(f"{source.paths[0]}: cannot open video (unsupported codec or not a video)")
+            raise VideoUnreadable(f"{source.paths[0]}: cannot open video (unsupported codec or not a video)")
     else:
         cap = cv2.VideoCapture(source.camera)
         name = f"camera{source.camera}"
@@ -354,12 +409,21 @@ def _run_stream(source: Source, args, estimator, boxes: Optional[BoxFile], run, 
     writer = None
     stream_tracker = PoseTracker(estimator, kpt_thr=args.kpt_thr) if args.track else None
     stop = False
-    index = 0
+    index = 0  # the frame's position in the file
+    failed_in_a_row = unreadable = decoded = 0
     try:
         while args.max_frames is None or index < args.max_frames:
             ok, frame = cap.read()
             if not ok:
-                break
+                if index >= total or failed_in_a_row >= MAX_FAILED_READS - 1:
+                    unreadable += max(0, total - index)  # announced frames never read (a truncated file)
+                    break
+                failed_in_a_row += 1
+                unreadable += 1
+                index += 1
+                continue
+            failed_in_a_row = 0
+            decoded += 1
             frame_boxes = boxes.for_frame(index) if boxes is not None else None
             if boxes is not None and frame_boxes is None and stream_tracker is None:
                 frame_boxes = np.zeros((0, 5), np.float32)
@@ -390,8 +454,10 @@ def _run_stream(source: Source, args, estimator, boxes: Optional[BoxFile], run, 
             writer.release()
         if bar is not None:
             bar.close()
-    if index == 0 and source.kind == "video":
-        raise ValueError(f"{source.paths[0]}: no frames could be read")
+    if decoded == 0 and source.kind == "video":
+        raise VideoUnreadable(f"{source.paths[0]}: no frames could be read")
+    if unreadable:
+        stats.skip(f"{unreadable} of the {total} frames of {name}: they could not be decoded", unreadable)
     return stop
 
 
@@ -405,6 +471,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "There is no person detector: give boxes with --boxes, use --track on videos, "
             "or each image is one person."
         ),
+        epilog="exit status: " + "; ".join(f"{code} {what}" for code, what in EXIT_CODES.items()),
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="images, folders of images, video files or camera indices (0, 1, ...)")
     p.add_argument("--model", required=True, help="model file (.onnx, .xml, .tflite, .pth/.pt) or registered model name")
