@@ -30,7 +30,7 @@ BUILD = ROOT / "build" / "java"
 JUNIT_JAR = Path(os.environ.get("JUNIT_JAR", "/usr/share/java/junit-platform-console-standalone.jar"))
 DEMO = "litehrnet_18_coco_128x96"
 PURE_JAVA_TESTS = ["GeometryTest", "HeatmapDecoderTest", "OneEuroFilterTest", "PoseTrackerTest", "ImageTest",
-                   "JsonTest", "cli.PredictMainTest"]
+                   "JsonTest", "cli.PredictMainTest", "cli.ExifOrientationTest"]
 
 
 def _missing_tools() -> Optional[str]:
@@ -98,7 +98,7 @@ def check(result: SimpleNamespace, expected_tests: int) -> None:
 
 
 def test_pure_java_against_python_golden_values(java_build):
-    check(junit(PURE_JAVA_TESTS, {}, None), expected_tests=25)
+    check(junit(PURE_JAVA_TESTS, {}, None), expected_tests=30)
 
 
 def test_golden_files_are_what_the_python_code_makes(tmp_path):
@@ -189,3 +189,34 @@ def test_android_cmake_file_builds_with_the_desktop_compiler(tmp_path):
     needed = subprocess.run(["readelf", "-d", str(tmp_path / "build" / "liblitehrnet_jni.so")], capture_output=True,
                             text=True).stdout
     assert "[liblitehrnet.so]" in needed, needed  # Android loads libraries by plain names
+
+
+def test_launcher_turns_photos_upright_as_lite_hrnet_predict(java_build, demo_tflite, tmp_path):
+    """EXIF orientation (PNG eXIf here: lossless, so both decoders see the same pixels): the same keypoints as
+    `lite-hrnet predict`, on the upright picture."""
+    if java_build.jni is None:
+        pytest.skip(java_build.problem)
+    PIL_Image = pytest.importorskip("PIL.Image", reason="Pillow writes the tagged images")
+    import cv2
+
+    rng = np.random.default_rng(5)
+    stored = cv2.GaussianBlur(rng.integers(0, 255, (120, 200, 3), dtype=np.uint8), (5, 5), 2)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for orientation in (1, 6, 8):
+        exif = PIL_Image.Exif()
+        exif[0x0112] = orientation
+        PIL_Image.fromarray(np.ascontiguousarray(stored[..., ::-1])).save(folder / f"o{orientation}.png",
+                                                                          exif=exif.tobytes())
+    python = cli("predict", "--model", str(demo_tflite), str(folder), "--out", str(tmp_path / "py"), "--no-progress")
+    assert python.returncode == 0, python.stderr
+    java = subprocess.run([str(BUILD / "litehrnet-predict"), "--model", str(demo_tflite), str(folder), "--out",
+                           str(tmp_path / "java")], capture_output=True, text=True, timeout=120)
+    assert java.returncode == 0, java.stderr
+    want = json.loads((tmp_path / "py" / "results.json").read_text())
+    got = json.loads((tmp_path / "java" / "results.json").read_text())
+    assert [r["file_name"] for r in got] == [r["file_name"] for r in want] == ["o1.png", "o6.png", "o8.png"]
+    for w, g in zip(want, got):
+        np.testing.assert_allclose(np.reshape(g["keypoints"], (-1, 3))[:, :2], np.reshape(w["keypoints"], (-1, 3))[:, :2],
+                                   atol=1e-3, err_msg=w["file_name"])
+    assert cv2.imread(str(tmp_path / "java" / "o6.png")).shape[:2] == (200, 120)  # the annotated picture is upright

@@ -4,7 +4,6 @@
 package io.github.litehrnet.cli;
 
 import io.github.litehrnet.Image;
-import io.github.litehrnet.PixelFormat;
 import io.github.litehrnet.Pose;
 
 import java.awt.BasicStroke;
@@ -16,7 +15,9 @@ import java.awt.geom.Ellipse2D;
 import java.awt.geom.Line2D;
 import java.awt.image.BufferedImage;
 import java.awt.image.Raster;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -46,15 +47,18 @@ final class ImageFiles {
     }
 
     /**
-     * Reads an image file. Grayscale files are read from their samples (ImageIO's colour conversion of gray would
-     * brighten them), 16-bit samples scaled to 8 bits as Python's load_image does; colour files as ARGB.
+     * Reads an image file as Python's {@code load_image} does: the EXIF orientation of JPEG and PNG files applied (the
+     * upright picture), grayscale read from its samples (ImageIO's colour conversion of gray would brighten them),
+     * 16-bit samples scaled to 8 bits, alpha dropped.
      *
      * @throws IllegalArgumentException naming the file when it is missing or not a readable image
      */
     static Loaded read(Path path) {
+        byte[] file;
         BufferedImage picture;
         try {
-            picture = ImageIO.read(path.toFile());
+            file = Files.readAllBytes(path);
+            picture = ImageIO.read(new ByteArrayInputStream(file));
         } catch (IOException | RuntimeException e) {
             throw new IllegalArgumentException(path + ": not a readable image (" + e.getMessage() + ")");
         }
@@ -63,27 +67,30 @@ final class ImageFiles {
         }
         int width = picture.getWidth();
         int height = picture.getHeight();
+        int[] argb;
         if (picture.getColorModel().getColorSpace().getType() == ColorSpace.TYPE_GRAY) {
             Raster raster = picture.getRaster();
             int bits = picture.getColorModel().getComponentSize(0);
             double scale = bits > 8 ? 255.0 / ((1 << bits) - 1) : 1.0;
-            byte[] rgb = new byte[width * height * 3];
+            argb = new int[width * height];
             int[] row = new int[width];
-            BufferedImage drawable = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
             for (int y = 0; y < height; y++) {
                 raster.getSamples(0, y, width, 1, 0, row);
                 for (int x = 0; x < width; x++) {
                     int v = (int) Math.min(255, Math.round(row[x] * scale));
-                    int o = 3 * (y * width + x);
-                    rgb[o] = (byte) v;
-                    rgb[o + 1] = (byte) v;
-                    rgb[o + 2] = (byte) v;
-                    drawable.setRGB(x, y, (v << 16) | (v << 8) | v);
+                    argb[y * width + x] = 0xFF000000 | (v << 16) | (v << 8) | v;
                 }
             }
-            return new Loaded(Image.ofBytes(rgb, width, height, PixelFormat.RGB), drawable);
+        } else {
+            argb = picture.getRGB(0, 0, width, height, null, 0, width);
         }
-        int[] argb = picture.getRGB(0, 0, width, height, null, 0, width);
+        int orientation = ExifOrientation.read(file);
+        argb = ExifOrientation.apply(argb, width, height, orientation);
+        if (orientation >= 5) {
+            int swap = width;
+            width = height;
+            height = swap;
+        }
         BufferedImage drawable = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
         drawable.setRGB(0, 0, width, height, argb, 0, width);
         return new Loaded(Image.ofArgb(argb, width, height), drawable);
