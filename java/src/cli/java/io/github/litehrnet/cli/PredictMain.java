@@ -31,9 +31,9 @@ import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 /**
- * {@code litehrnet-predict}: {@code lite-hrnet predict} on the JVM for images (JPEG, PNG, BMP through ImageIO), with the
- * same arguments and the same {@code OUT/results.json} (COCO keypoint results plus {@code file_name}), annotated images
- * next to it. Videos and cameras are Python-only; so are the options of other runtimes ({@code --device},
+ * {@code litehrnet-predict}: {@code lite-hrnet predict} on the JVM for images (JPEG, PNG, BMP through ImageIO, turned
+ * upright by their EXIF orientation as Python's {@code load_image} does), with the same arguments and the same
+ * {@code OUT/results.json} (COCO keypoint results plus {@code file_name}), annotated images next to it. Videos and cameras are Python-only; so are the options of other runtimes ({@code --device},
  * {@code --precision}, {@code --flip}, {@code --dark}, {@code --show}, {@code --model-name}, {@code --weights}).
  *
  * <p>Bad input prints one line and exits with status 2.
