@@ -85,7 +85,9 @@ def e2e_target(fmt: str, precision: str, plain: Union[str, Path]) -> Optional[Pa
     if fmt not in ("onnx", "tflite") or (fmt == "onnx" and precision != "fp32"):
         return None
     plain = Path(plain)
-    return e2e_path(plain.parent, plain.name[: -len(f"_{precision}.tflite")] if fmt == "tflite" else plain.stem, fmt, precision)
+    tag = f"_{precision}.tflite"  # NAME_fp32.tflite -> NAME_e2e_fp32.tflite
+    name = plain.name[: -len(tag)] if fmt == "tflite" and plain.name.endswith(tag) else plain.stem
+    return e2e_path(plain.parent, name, fmt, precision)
 
 
 def write_end_to_end(fmt: str, plain: Union[str, Path], path: Union[str, Path], meta: Optional[Dict[str, Any]] = None) -> Path:
