@@ -166,9 +166,9 @@ def onnx_end_to_end(plain: Union[str, Path], path: Union[str, Path], meta: Optio
 
     # The plain graph's I/O become internal tensors under new names.
     normalized, heatmaps = "e2e/normalized", "e2e/heatmaps"
-    for node in graph.node:
-        node.input[:] = [normalized if name == old_in.name else name for name in node.input]
-        node.output[:] = [heatmaps if name == old_out.name else name for name in node.output]
+    for op in graph.node:
+        op.input[:] = [normalized if name == old_in.name else name for name in op.input]
+        op.output[:] = [heatmaps if name == old_out.name else name for name in op.output]
 
     consts: List[onnx.TensorProto] = []
 
@@ -190,8 +190,9 @@ def onnx_end_to_end(plain: Union[str, Path], path: Union[str, Path], meta: Optio
     flat = node("Reshape", [heatmaps, const("flat_shape", [0, k, h * w], np.int64)], "e2e/flat")  # N x K x HW
     idx = node("ArgMax", [flat], "e2e/argmax", axis=2, keepdims=1)  # N x K x 1, first maximum
     score = node("GatherElements", [flat, idx], "e2e/score", axis=2)  # N x K x 1
-    col = node("Mod", [idx, const("w", [w], np.int64)], "e2e/x")
-    row = node("Div", [idx, const("w2", [w], np.int64)], "e2e/y")
+    width = const("w", [w], np.int64)
+    col = node("Mod", [idx, width], "e2e/x")
+    row = node("Div", [idx, width], "e2e/y")
     xy = node("Concat", [col, row], "e2e/xy", axis=2)  # N x K x 2 integer heatmap pixels
     yx = node("Concat", [row, col], "e2e/yx", axis=2)
     # Neighbours along x (+-1) and y (+-W) of each maximum, clamped into the map; a clamped one is never used.
