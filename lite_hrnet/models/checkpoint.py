@@ -173,14 +173,19 @@ def load_state_dict_strict(model: nn.Module, state_dict: Mapping[str, torch.Tens
 
 
 def save_checkpoint(path: Union[str, Path], model: nn.Module, meta: Optional[dict] = None, **extra: object) -> Path:
-    """Write ``{'state_dict', 'meta', **extra}`` (the released layout) atomically."""
+    """Write ``{'state_dict', 'meta', **extra}`` (the released layout) atomically.
+
+    A temporary file in the same folder, flushed to disk, then renamed: a kill at any
+    moment leaves the previous file (or none) under ``path``, never a truncated one.
+    """
+    from ..atomic import atomic_write
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "meta": meta or {}}
     payload.update(extra)
-    tmp = path.with_name(f".{path.name}.part")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    with atomic_write(path, "wb") as f:
+        torch.save(payload, f)
     return path
 
 

@@ -164,11 +164,39 @@ EPOCH_FIELDS = ["epoch", "iterations", "loss", "lr", "epoch_seconds", "samples_p
 ITER_FIELDS = ["iteration", "epoch", "loss", "lr", "elapsed_seconds"]
 
 
+def _resume_checkpoint(latest: Path, previous: Path, say: bool) -> Tuple[dict, Path]:
+    """The checkpoint ``--resume`` continues from, and its path: ``latest``, else ``previous`` (the one before it).
+
+    Checkpoints are written atomically, so a kill leaves no truncated file; the fallback
+    covers a ``latest.pth`` damaged afterwards (a full disk, a bad copy) and the moment
+    between rotating ``latest`` to ``previous`` and writing the new one.
+    Raises FileNotFoundError (neither exists) or CheckpointError (none is usable), naming the files.
+    """
+    problems = []
+    for path in (latest, previous):
+        if not path.is_file():
+            continue
+        try:
+            ckpt = read_checkpoint(path)
+            if not isinstance(ckpt, dict) or "optimizer" not in ckpt or "epoch" not in ckpt:
+                raise CheckpointError(f"{path} has no optimizer state or epoch to resume from")
+        except CheckpointError as e:
+            problems.append(str(e))
+            continue
+        if problems and say:
+            print(f"lite-hrnet train: {problems[0]}; using {path.name} (epoch {int(ckpt['epoch'])}) instead",
+                  file=sys.stderr)
+        return ckpt, path
+    if not problems:
+        raise FileNotFoundError(f"--resume: no checkpoint at {latest}")
+    raise CheckpointError(f"--resume: no usable checkpoint: {'; '.join(problems)}")
+
+
 def train(cfg: TrainConfig) -> Dict[str, object]:
     """Train ``cfg.model_name`` on a COCO-format dataset; returns a summary (final metrics, checkpoint paths).
 
     Writes into ``cfg.out``: ``latest.pth`` (model + optimizer + epoch, for
-    ``--resume``), ``best.pth`` (highest validation AP, when ``val`` is given),
+    ``--resume``; the one before it kept as ``previous.pth``), ``best.pth`` (highest validation AP, when ``val`` is given),
     ``final.pth`` (weights and meta only), ``log.csv`` (per epoch) and
     ``iterations.csv`` (every few iterations). The ``.pth`` files use the
     released ``{'state_dict', 'meta'}`` layout: ``create_model(name, weights=path)`` loads them.
@@ -228,14 +256,10 @@ def train(cfg: TrainConfig) -> Dict[str, object]:
     criterion = JointsMSELoss()
 
     start_epoch, iteration, best_ap = 0, 0, -1.0
-    latest = out / "latest.pth"
+    latest, previous = out / "latest.pth", out / "previous.pth"
     if cfg.resume:
-        if not latest.is_file():
-            raise FileNotFoundError(f"--resume: no checkpoint at {latest}")
-        ckpt = read_checkpoint(latest)
-        load_state_dict_strict(model, normalize_state_dict(ckpt), source=str(latest))
-        if "optimizer" not in ckpt or "epoch" not in ckpt:
-            raise CheckpointError(f"{latest} has no optimizer state or epoch to resume from")
+        ckpt, latest_read = _resume_checkpoint(latest, previous, dd.main)
+        load_state_dict_strict(model, normalize_state_dict(ckpt), source=str(latest_read))
         optimizer.load_state_dict(ckpt["optimizer"])
         if use_amp and "scaler" in ckpt:
             scaler.load_state_dict(ckpt["scaler"])
@@ -244,7 +268,7 @@ def train(cfg: TrainConfig) -> Dict[str, object]:
         if dd.main:
             _truncate_csv(out / "iterations.csv", "iteration", iteration)
             _truncate_csv(out / "log.csv", "epoch", start_epoch)
-            print(f"resuming from {latest} at epoch {start_epoch + 1}", file=sys.stderr)
+            print(f"resuming from {latest_read} at epoch {start_epoch + 1}", file=sys.stderr)
 
     meta = {
         "model_name": cfg.model_name, "input_size": list(input_size), "target_sigma": sigma,
@@ -332,6 +356,8 @@ def train(cfg: TrainConfig) -> Dict[str, object]:
                      "config": config_dump}
             if use_amp:
                 extra["scaler"] = scaler.state_dict()
+            if latest.is_file():  # kept until the new one is complete: the fallback of --resume
+                os.replace(latest, previous)
             save_checkpoint(latest, model, epoch_meta, **extra)
         if dd.enabled:
             dist.barrier()
