@@ -136,8 +136,8 @@ def test_gaussian_target_values_for_other_sigmas():
         assert targets[0, 12, 10 + radius] > 0 and targets[0, 12, 10 + radius + 1] == 0
     targets, weights = encode_gaussian(np.array([[5.0, 5.0], [6.0, 6.0]]), np.array([[1], [0]]), (16, 16), 2.0)
     assert weights.shape == (2,) and weights.tolist() == [1.0, 0.0] and not targets[1].any()
-    with pytest.raises(ValueError, match="visible must have 2 entries, got 3"):
-        encode_gaussian(np.zeros((2, 2)), [1, 1, 1], (16, 16), 2.0)
+    with pytest.raises(ValueError, match="visible must have 3 entries, got 2"):
+        encode_gaussian(np.zeros((3, 2)), [1, 1], (16, 16), 2.0)
 
 
 def test_gaussian_target_window_edges_as_mmpose():

@@ -337,6 +337,11 @@ def test_color_order_comes_from_the_metadata():
             crops[name] = batch[0, :, IN_H // 2, IN_W // 2] * STD_RGB + MEAN_RGB
             return np.zeros((len(batch), K, HM_H, HM_W), np.float32)
 
-        PoseEstimator(keep, spec=meta).predict(image, box)
+        estimator = PoseEstimator(keep, spec=meta)
+        estimator.predict(image, box)
+        centers, scales = estimator.centers_scales(box)
+        crops[name + " preprocess"] = estimator.preprocess(image, centers, scales)[0, :, IN_H // 2, IN_W // 2]
     np.testing.assert_allclose(crops["rgb"], [0, 0, 200], atol=1e-3)  # blue last: RGB
     np.testing.assert_allclose(crops["bgr"], [200, 0, 0], atol=1e-3)
+    np.testing.assert_allclose(crops["rgb preprocess"] * STD_RGB + MEAN_RGB, [0, 0, 200], atol=1e-3)
+    np.testing.assert_allclose(crops["bgr preprocess"] * STD_RGB + MEAN_RGB, [200, 0, 0], atol=1e-3)

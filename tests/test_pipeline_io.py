@@ -68,7 +68,7 @@ def test_radius_and_thickness_grow_with_images_larger_than_640_pixels():
 def test_limbs_join_confident_joints_only_in_their_own_colors():
     image = np.zeros((480, 640, 3), np.uint8)
     result = one_person(POINTS, [0.9, 0.9, 0.9, 0.1, 0.9])
-    skeleton = [(0, 1), (0, 2), (1, 3), (2, 3), (0, 4), (0, 17), (17, 0)]  # 17: no such joint, ignored
+    skeleton = [(0, 1), (0, 2), (1, 3), (2, 3), (0, 4), (0, K), (K, 0)]  # K: no such joint, ignored
     canvas = draw_poses(image, result, skeleton=skeleton)
     top, left = tuple(canvas[150, 200]), tuple(canvas[225, 150])
     assert top != (0, 0, 0) and left != (0, 0, 0) and top != left and GREEN not in (top, left)
@@ -76,6 +76,25 @@ def test_limbs_join_confident_joints_only_in_their_own_colors():
     # joint 4 has a NaN coordinate: no limb toward it, and nothing drawn along row 200 right of the disks
     assert not drawn(canvas)[195:205, 160:240].any()
     np.testing.assert_array_equal(draw_poses(image, result), draw_poses(image, result, skeleton=None))
+    # a slanted limb from (100, 200) to (300, 260) passes through (200, 230)
+    slanted = one_person([[100.0, 200.0], [300.0, 260.0]] + [[0.0, 0.0]] * 3, [0.9, 0.9, 0, 0, 0])
+    canvas = draw_poses(image, slanted, skeleton=[(0, 1)])
+    assert canvas[230, 200].any() and canvas[215, 150].any() and not canvas[200, 250].any()
+
+
+def test_minimum_radius_and_thicknesses():
+    image = np.zeros((480, 640, 3), np.uint8)
+    person = one_person([[100.0, 200.0], [300.0, 200.0]] + [[0.0, 0.0]] * 3, [0.9, 0.9, 0, 0, 0], track_id=3)
+    dot = draw_poses(image, person, radius=0)  # at least one pixel: a 5-pixel anti-aliased dot
+    assert dot[200, 98:103].any(axis=1).all() and not dot[200, 103].any() and not dot[200, 97].any()
+    thin = draw_poses(image, person, skeleton=[(0, 1)], thickness=0)  # at least one pixel
+    assert thin[199:202, 200].any(axis=1).all() and not thin[198, 200].any() and not thin[202, 200].any()
+    # the box edge is as thick as the limbs: 1 pixel, or 3 rows for the default 2
+    one_px = draw_poses(image, person, draw_boxes=True, thickness=1)
+    two_px = draw_poses(image, person, draw_boxes=True)
+    assert one_px[100, 200].any() and not one_px[101, 200].any() and two_px[99:102, 200].any(axis=1).all()
+    # so is the track id's stroke
+    assert two_px[70:97, 95:160].any(axis=2).sum() > one_px[70:97, 95:160].any(axis=2).sum() > 0
 
 
 def test_boxes_and_track_ids_only_on_request():
@@ -92,6 +111,11 @@ def test_boxes_and_track_ids_only_on_request():
     label = boxed[75:98, 95:160]
     assert label.any() and (label == edge).all(axis=2).any()
     assert not boxed[:75].any() and not boxed[75:98, 160:].any()
+    rows = np.nonzero(label.any(axis=(1, 2)))[0] + 75
+    assert rows.max() < 98 and rows.max() - rows.min() < 15  # above the box edge (rows 99-101)
+    big = draw_poses(np.zeros((1280, 960, 3), np.uint8), result, draw_boxes=True)  # twice the text
+    big_rows = np.nonzero(big[40:97, 95:220].any(axis=(1, 2)))[0]
+    assert big_rows.max() - big_rows.min() > 1.5 * (rows.max() - rows.min())
     without_id = draw_poses(image, one_person(POINTS, [0.9] * K), draw_boxes=True)
     assert not without_id[75:98].any()
 
@@ -181,11 +205,13 @@ def test_load_image_reads_color_gray_alpha_and_16_bit_files(tmp_path):
     loaded = load_image(tmp_path / "deep.png")
     assert loaded.dtype == np.uint8
     np.testing.assert_array_equal(loaded, color)
-    floats = (color / 255.0).astype(np.float32)  # float TIFF: 1.0 is white
+    floats = (color / 255.0).astype(np.float32)  # float TIFF: 1.0 is white, x 255 truncated
+    floats[0, :3] = np.array([-0.5, 1.5, 0.999])[:, None]  # out of range: clipped
     cv2.imwrite(str(tmp_path / "float.tiff"), floats)
     loaded = load_image(tmp_path / "float.tiff")
     assert loaded.dtype == np.uint8
-    assert np.abs(loaded.astype(int) - color).max() <= 1
+    assert loaded[0, :3].tolist() == [[0] * 3, [255] * 3, [254] * 3]
+    np.testing.assert_array_equal(loaded[1:], (floats[1:] * 255).astype(np.uint8))
 
 
 def test_load_image_errors_name_the_file(tmp_path):
