@@ -108,7 +108,9 @@ def test_golden_files_are_what_the_python_code_makes(tmp_path):
                          cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     for name in ("geometry.json", "decode.json", "one_euro.json", "tracker.json"):
-        assert json.loads((tmp_path / name).read_text()) == json.loads((golden / name).read_text()), name
+        assert json.loads((tmp_path / name).read_text()) == json.loads((golden / name).read_text()), (
+            f"{name}: the Python code now gives other values; port the change to java/ and regenerate the golden "
+            "files with java/tools/make_golden.py")
 
 
 def test_estimator_through_jni(java_build, demo_tflite):
