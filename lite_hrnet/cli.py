@@ -21,6 +21,7 @@ from typing import Iterator, Optional, Sequence
 
 from . import __version__
 from .arguments import parse_size
+from .messages import first_line
 from .specs import UnknownModelError, get_model_spec, list_models, spec_to_dict
 
 # The verb modules after this one, in the order of `lite-hrnet --help`. Imported when the parser
@@ -131,15 +132,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except USER_ERRORS as e:
         if os.environ.get("LITE_HRNET_DEBUG"):
             raise
-        from .runtimes.base import first_line
-
         print(f"lite-hrnet {args.command}: error: {first_line(e)}", file=sys.stderr)
         return 2
     except Exception as e:  # anything else is a bug, but the user still gets one line
         if os.environ.get("LITE_HRNET_DEBUG"):
             raise
-        from .runtimes.base import first_line
-
         what = f"{type(e).__name__}: {first_line(e)}" if str(e).strip() else type(e).__name__
         print(f"lite-hrnet {args.command}: internal error: {what} (set LITE_HRNET_DEBUG=1 for the traceback)",
               file=sys.stderr)

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
 from ..formats import EXPORT_EXTRA, artifact_path, missing_export_modules
-from ..runtimes.base import first_line
+from ..messages import first_line
 
 # (format, precision) -> (the file, or None, and why not)
 Exported = Dict[Tuple[str, str], Tuple[Optional[str], str]]

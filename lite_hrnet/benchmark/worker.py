@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..formats import get_format
-from ..runtimes.base import first_line
+from ..messages import first_line
 from .job import Job, Measurement
 from .timing import summarize, time_calls
 

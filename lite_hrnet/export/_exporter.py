@@ -21,7 +21,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Union
 from .. import __version__
 from ..arguments import parse_choices, writable_dir
 from ..formats import EXPORT_EXTRA, EXPORT_FORMATS, PRECISIONS, artifact_path, files_size, get_format, missing_export_modules
-from ..runtimes.base import first_line
+from ..messages import first_line
 from ..specs import get_model_spec
 from ._staging import Sources, publish, remove
 from .errors import ExportCheckError, ExportError

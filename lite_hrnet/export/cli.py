@@ -8,7 +8,7 @@ import sys
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from ..runtimes.base import first_line
+    from ..messages import first_line
     from . import ExportError, export_model
 
     def progress(message: str) -> None:

@@ -18,7 +18,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from .. import metadata as md
-from ..runtimes.base import first_line
+from ..messages import first_line
 from .errors import ExportError
 
 INPUT_NAME = "input"

@@ -25,9 +25,10 @@ the file or argument; a missing runtime raises ``ImportError`` naming the extra
 to install (``pip install 'lite-hrnet[ort]'``, ``[openvino]``, ``[tflite]``, ``[torch]``).
 """
 
+from ..messages import first_line
 from ..metadata import MetadataError
 from ._load import ModelLike, file_backend_class, is_torch_module, load
-from .base import Backend, CallableBackend, FileBackend, ModelFileError, RuntimeInfo, check_batch, first_line
+from .base import Backend, CallableBackend, FileBackend, ModelFileError, RuntimeInfo, check_batch
 
 __all__ = [
     "Backend", "CallableBackend", "FileBackend", "MetadataError", "ModelFileError", "ModelLike", "RuntimeInfo",

@@ -31,6 +31,7 @@ from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple, Unio
 import numpy as np
 
 from ..formats import get_format
+from ..messages import first_line  # noqa: F401 - re-exported: models/checkpoint.py still imports it from here
 from ..metadata import REQUIRED_FIELDS, MetadataError
 from ..specs import ModelSpec, get_model_spec
 
@@ -49,12 +50,6 @@ class ModelFileError(ValueError):
 def missing_extra(what: str, extra: str) -> ImportError:
     """The ImportError for a missing optional dependency, naming the extra to install."""
     return ImportError(f"{what} is not installed: pip install 'lite-hrnet[{extra}]'")
-
-
-def first_line(error: BaseException) -> str:
-    """The first line of an error's message (converters' messages can be long dumps), or its type's name when empty."""
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 @dataclass(frozen=True)

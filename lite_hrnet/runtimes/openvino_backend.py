@@ -13,8 +13,9 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
+from ..messages import first_line
 from ..metadata import METADATA_KEY, parse_metadata
-from .base import FileBackend, ModelFileError, SpecLike, first_line
+from .base import FileBackend, ModelFileError, SpecLike
 
 _DEVICES = {"cpu": "CPU", "gpu": "GPU", "npu": "NPU", "auto": "AUTO"}
 # user-facing precision names -> OpenVINO element type names, and back

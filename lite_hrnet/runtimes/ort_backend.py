@@ -11,8 +11,9 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from ..messages import first_line
 from ..metadata import METADATA_KEY, parse_metadata
-from .base import FileBackend, ModelFileError, SpecLike, first_line
+from .base import FileBackend, ModelFileError, SpecLike
 
 _DEVICES = {
     "cpu": ["CPUExecutionProvider"],

@@ -19,8 +19,9 @@ from typing import Any, Dict, Optional, Tuple
 import numpy as np
 
 from ..formats import get_format
+from ..messages import first_line
 from ..metadata import MetadataError, read_tflite_metadata
-from .base import FileBackend, ModelFileError, SpecLike, first_line, missing_extra
+from .base import FileBackend, ModelFileError, SpecLike, missing_extra
 
 
 def import_interpreter() -> Tuple[Any, str, str]:
