@@ -222,3 +222,32 @@ def test_launcher_turns_photos_upright_as_lite_hrnet_predict(java_build, demo_tf
         np.testing.assert_allclose(np.reshape(g["keypoints"], (-1, 3))[:, :2], np.reshape(w["keypoints"], (-1, 3))[:, :2],
                                    atol=1e-3, err_msg=w["file_name"])
     assert cv2.imread(str(tmp_path / "java" / "o6.png")).shape[:2] == (200, 120)  # the annotated picture is upright
+
+
+def test_launcher_skips_unreadable_images_among_several_as_lite_hrnet_predict(java_build, demo_tflite, coco_sample,
+                                                                              tmp_path):
+    """A truncated JPEG and an empty file among good images: skipped and named, exit status 3, the others written;
+    a single unreadable input: exit status 2. The same lines and statuses as `lite-hrnet predict`."""
+    if java_build.jni is None:
+        pytest.skip(java_build.problem)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(coco_sample / "000000040083.jpg", folder / "a.jpg")
+    (folder / "b.jpg").write_bytes((coco_sample / "000000000785.jpg").read_bytes()[:20000])
+    (folder / "c.jpg").write_bytes(b"")
+    python = cli("predict", "--model", str(demo_tflite), str(folder), "--out", str(tmp_path / "py"), "--no-progress")
+    java = subprocess.run([str(BUILD / "litehrnet-predict"), "--model", str(demo_tflite), str(folder), "--out",
+                           str(tmp_path / "java")], capture_output=True, text=True, timeout=120)
+    assert python.returncode == java.returncode == 3, (python.stderr, java.stderr)
+
+    def said(stderr: str, program: str) -> list:
+        return [line.replace(program, "PROGRAM") for line in stderr.splitlines() if line.startswith(program)]
+
+    expected = said(python.stderr, "lite-hrnet predict:")
+    assert len(expected) == 3 and said(java.stderr, "litehrnet-predict:") == expected, java.stderr
+    assert len(json.loads((tmp_path / "java" / "results.json").read_text())) == len(
+        json.loads((tmp_path / "py" / "results.json").read_text())) == 1
+    single = subprocess.run([str(BUILD / "litehrnet-predict"), "--model", str(demo_tflite), str(folder / "b.jpg")],
+                            capture_output=True, text=True, timeout=60)
+    assert single.returncode == 2 and single.stderr.strip().endswith("truncated JPEG (no end-of-image marker after "
+                                                                      "the image data)"), single.stderr

@@ -65,6 +65,9 @@ final class ImageFiles {
         if (picture == null) {
             throw new IllegalArgumentException(path + ": not a readable image");
         }
+        if (file.length >= 2 && (file[0] & 0xFF) == 0xFF && (file[1] & 0xFF) == 0xD8 && jpegTruncated(file)) {
+            throw new IllegalArgumentException(path + ": truncated JPEG (no end-of-image marker after the image data)");
+        }
         int width = picture.getWidth();
         int height = picture.getHeight();
         int[] argb;
@@ -94,6 +97,30 @@ final class ImageFiles {
         BufferedImage drawable = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
         drawable.setRGB(0, 0, width, height, argb, 0, width);
         return new Loaded(Image.ofArgb(argb, width, height), drawable);
+    }
+
+    /**
+     * True when no end-of-image marker follows the last start-of-scan (Python's {@code _jpeg_truncated}): in
+     * entropy-coded data 0xFF is followed by 0x00 or a restart marker, so FF D9 after the last FF DA is the image's own
+     * end (an EXIF thumbnail's comes before). ImageIO would decode such a file gray-filled with only a warning.
+     */
+    static boolean jpegTruncated(byte[] file) {
+        int lastScan = -1;
+        for (int i = file.length - 2; i >= 0; i--) {
+            if ((file[i] & 0xFF) == 0xFF && (file[i + 1] & 0xFF) == 0xDA) {
+                lastScan = i;
+                break;
+            }
+        }
+        if (lastScan < 0) {
+            return true;
+        }
+        for (int i = lastScan; i + 1 < file.length; i++) {
+            if ((file[i] & 0xFF) == 0xFF && (file[i + 1] & 0xFF) == 0xD9) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Draws keypoints (score above {@code kptThr}), skeleton edges and, when tracking, boxes and ids; writes the file. */

@@ -19,6 +19,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
@@ -36,7 +37,9 @@ import java.util.stream.Stream;
  * {@code OUT/results.json} (COCO keypoint results plus {@code file_name}), annotated images next to it. Videos and cameras are Python-only; so are the options of other runtimes ({@code --device},
  * {@code --precision}, {@code --flip}, {@code --dark}, {@code --show}, {@code --model-name}, {@code --weights}).
  *
- * <p>Bad input prints one line and exits with status 2.
+ * <p>Exit status as Python's: 0 every input processed; 2 bad arguments or a single input that cannot be read (one
+ * line on stderr); 3 finished with unreadable inputs among several skipped (each named on stderr as it happens, a
+ * count at the end, the results of the others written); 1 a bug.
  */
 public final class PredictMain {
     static final Set<String> IMAGE_SUFFIXES = new HashSet<>(Arrays.asList(
@@ -86,7 +89,7 @@ public final class PredictMain {
     /** Runs the command; returns the exit status (0, 2 for bad input, 1 for a bug). */
     static int run(String[] args, PrintStream out, PrintStream err) {
         try {
-            return predict(parse(args), out);
+            return predict(parse(args), out, err);
         } catch (UsageError e) {
             err.println(USAGE);
             err.println("litehrnet-predict: error: " + e.getMessage());
@@ -303,11 +306,13 @@ public final class PredictMain {
         return out;
     }
 
-    private static int predict(Arguments a, PrintStream stdout) {
+    private static int predict(Arguments a, PrintStream stdout, PrintStream stderr) {
         if (a.maxFrames != null && a.maxFrames < 1) {
             throw new IllegalArgumentException("--max-frames must be at least 1, got " + a.maxFrames);
         }
         List<Path> images = resolveInputs(a.inputs);
+        // with a single input, an unreadable one is an error (exit 2); among several, it is skipped (exit 3)
+        boolean singleInput = images.size() == 1;
         if (a.maxFrames != null && images.size() > a.maxFrames) {
             images = images.subList(0, a.maxFrames);
         }
@@ -326,6 +331,7 @@ public final class PredictMain {
         List<Object> results = new ArrayList<>();
         int frames = 0;
         int persons = 0;
+        int skipped = 0;
         long poseNanos = 0;
         long start = System.nanoTime();
         Set<String> usedNames = new HashSet<>();
@@ -341,7 +347,17 @@ public final class PredictMain {
             }
             int[][] skeleton = estimator.skeleton();
             for (Path path : images) {
-                ImageFiles.Loaded loaded = ImageFiles.read(path);
+                ImageFiles.Loaded loaded;
+                try {
+                    loaded = ImageFiles.read(path);
+                } catch (IllegalArgumentException e) {
+                    if (singleInput) {
+                        throw e;
+                    }
+                    skipped++;
+                    stderr.println("litehrnet-predict: skipped " + e.getMessage());
+                    continue;
+                }
                 Object fileId = imageIdFor(path);
                 List<Box> frameBoxes = boxes != null ? boxes.forImage(path, fileId) : null;
                 long t0 = System.nanoTime();
@@ -370,8 +386,10 @@ public final class PredictMain {
         double elapsed = (System.nanoTime() - start) / 1e9;
         if (outDir != null) {
             Path json = outDir.resolve("results.json");
-            try {
-                Files.write(json, Json.write(results).getBytes(StandardCharsets.UTF_8));
+            Path partial = outDir.resolve(".results.json.partial");
+            try { // written whole or not at all, as Python's write_text_atomic
+                Files.write(partial, Json.write(results).getBytes(StandardCharsets.UTF_8));
+                Files.move(partial, json, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             } catch (IOException e) {
                 throw new IllegalArgumentException("cannot write " + json + " (" + e.getMessage() + ")");
             }
@@ -383,6 +401,11 @@ public final class PredictMain {
                 PoseEstimator.nativeVersion(), a.threads > 0 ? String.valueOf(a.threads) : "default"));
         if (outDir != null) {
             stdout.println("results: " + outDir.resolve("results.json"));
+        }
+        if (skipped > 0) {
+            stderr.println("litehrnet-predict: " + skipped + " input(s) skipped (named above); the results of the "
+                    + frames + " processed were written");
+            return 3;
         }
         return 0;
     }

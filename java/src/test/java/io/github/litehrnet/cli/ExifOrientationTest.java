@@ -10,7 +10,8 @@ import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 
-/** EXIF orientation: reading the tag from JPEG and PNG bytes written by hand, and the 8 transforms by hand. */
+/** Image files: the EXIF orientation tag read from JPEG and PNG bytes written by hand, the 8 transforms by hand,
+ * truncated JPEGs. */
 class ExifOrientationTest {
     /** A TIFF structure with one IFD0 entry: the orientation as a SHORT, big- or little-endian. */
     static byte[] tiff(int orientation, boolean little) {
@@ -77,6 +78,18 @@ class ExifOrientationTest {
         assertEquals(1, ExifOrientation.read(java.util.Arrays.copyOf(truncated, 30)));
         assertEquals(1, ExifOrientation.read("GIF89a".getBytes(StandardCharsets.ISO_8859_1)));
         assertEquals(1, ExifOrientation.read(new byte[0]));
+    }
+
+    @Test
+    void truncatedJpegsAreFoundByTheirMissingEndMarker() {
+        byte[] whole = {(byte) 0xFF, (byte) 0xD8, 1, (byte) 0xFF, (byte) 0xDA, 5, (byte) 0xFF, 0, 7, (byte) 0xFF,
+            (byte) 0xD9};
+        assertEquals(false, ImageFiles.jpegTruncated(whole));
+        assertEquals(true, ImageFiles.jpegTruncated(java.util.Arrays.copyOf(whole, 9)));
+        // an end marker before the last scan (an EXIF thumbnail's) does not count
+        byte[] thumbnailOnly = {(byte) 0xFF, (byte) 0xD8, (byte) 0xFF, (byte) 0xD9, (byte) 0xFF, (byte) 0xDA, 5, 6};
+        assertEquals(true, ImageFiles.jpegTruncated(thumbnailOnly));
+        assertEquals(true, ImageFiles.jpegTruncated(new byte[] {(byte) 0xFF, (byte) 0xD8}));
     }
 
     @Test
