@@ -50,10 +50,9 @@ def _checkpoint_model(path: Path, weights, model_name: Optional[str]) -> str:
 def build_reference(name: str, weights: Optional[str], exports: Path, say: Callable[[str], None]):
     """The fp32 PyTorch model, the checkpoint file its rows load, and its MAC count."""
     try:
-        import torch
-
         from ..export.calibration import calibrated_random_model
         from ..models import create_model, resolve_weights
+        from ..models.checkpoint import save_checkpoint
     except ImportError:
         raise ImportError("benchmark needs torch for the reference model and the exports: pip install 'lite-hrnet[export]'") from None
 
@@ -65,11 +64,7 @@ def build_reference(name: str, weights: Optional[str], exports: Path, say: Calla
         # Kept in the export cache, so that the weights (and with them the cached exports) are the same on every run.
         checkpoint = exports / f"{name}_random_seed0.pth"
         if not checkpoint.is_file():
-            exports.mkdir(parents=True, exist_ok=True)
-            tmp = checkpoint.with_suffix(".tmp")
-            torch.save({"state_dict": calibrated_random_model(name).state_dict(),
-                        "meta": {"model_name": name, "weights": RANDOM_WEIGHTS}}, tmp)
-            os.replace(tmp, checkpoint)
+            save_checkpoint(checkpoint, calibrated_random_model(name), {"model_name": name, "weights": RANDOM_WEIGHTS})
         say(f"model: {name} with {RANDOM_WEIGHTS} ({checkpoint}); pass --weights for a trained one")
     model = create_model(name, weights=checkpoint).eval()
     return model, checkpoint, cached_macs(model, name, spec.input_size, exports)

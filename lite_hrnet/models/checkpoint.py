@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ..progress import progress_bar
-from ..runtimes.base import first_line
+from ..messages import first_line
 from ..specs import PretrainedWeights
 
 
