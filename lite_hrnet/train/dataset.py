@@ -172,14 +172,18 @@ class CocoKeypoints:
             raise ValueError(f"{boxes_file} must be a COCO results list of {{image_id, bbox, score}}")
         k = self.joints.num_joints
         out = []
-        for d in dets:
-            if int(d.get("category_id", 1)) != 1 or float(d.get("score", 1.0)) < threshold:
+        for n, d in enumerate(dets):
+            try:
+                category, score = int(d.get("category_id", 1)), float(d.get("score", 1.0))
+                image_id, bbox = int(d["image_id"]), tuple(float(v) for v in d["bbox"][:4])
+                if len(bbox) != 4 or not np.isfinite(bbox).all():
+                    raise ValueError(f"bbox {d['bbox']!r} is not 4 numbers")
+            except (AttributeError, KeyError, TypeError, ValueError) as e:
+                raise ValueError(f"{boxes_file}: detection {n} is not {{image_id, bbox: [x, y, w, h], score}}: "
+                                 f"{type(e).__name__}: {e}") from None
+            if category != 1 or score < threshold or image_id not in self.images:
                 continue
-            image_id = int(d["image_id"])
-            if image_id not in self.images:
-                continue
-            out.append(PersonRecord(image_id, self.image_path(image_id), tuple(float(v) for v in d["bbox"][:4]),
-                                    np.zeros((k, 3), np.float32), float(d.get("score", 1.0))))
+            out.append(PersonRecord(image_id, self.image_path(image_id), bbox, np.zeros((k, 3), np.float32), score))
         return out
 
     def __len__(self) -> int:

@@ -28,12 +28,17 @@ COCO_STATS = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "
 
 @dataclass
 class PersonPrediction:
-    """Keypoints of one person region: K x 2 (x, y) image pixels, K scores, the region's box score."""
+    """Keypoints of one person region: K x 2 (x, y) image pixels, K scores, the region's box score.
+
+    ``area`` is the area (pixels²) of the padded region the network saw, ``w x h`` of its
+    scale: mmpose's ``CocoMetric`` takes ``prod(bbox_scales)`` as the person's area in OKS NMS.
+    """
 
     record: PersonRecord
     keypoints: np.ndarray
     scores: np.ndarray
     box_score: float
+    area: float
 
 
 def predict_records(
@@ -57,7 +62,8 @@ def predict_records(
                 path, image = rec.image_path, load_image(rec.image_path)
             crops.append(estimator.crops(image, center[None], scale[None]))
         keypoints, scores, _ = estimator.estimate(np.concatenate(crops), centers, scales)
-        out.extend(PersonPrediction(rec, kp, sc, rec.score) for rec, kp, sc in zip(chunk, keypoints, scores))
+        out.extend(PersonPrediction(rec, kp, sc, rec.score, float(np.prod(scale, dtype=np.float64)))
+                   for rec, kp, sc, scale in zip(chunk, keypoints, scores, scales))
     return out
 
 
@@ -72,14 +78,25 @@ def oks(gt_kp: np.ndarray, gt_area: float, pred: np.ndarray, sigmas: np.ndarray,
 
 
 def oks_nms(preds: List[PersonPrediction], scores: np.ndarray, sigmas: np.ndarray, threshold: float = 0.9) -> List[int]:
-    """Indices kept by greedy NMS on OKS between the predictions of one image (mmpose ``oks_nms``)."""
-    order = list(np.argsort(-scores))
-    areas = [float(np.prod(p.record.bbox[2:4])) for p in preds]
+    """Indices kept by greedy NMS on OKS between the predictions of one image, as mmpose 1.x ``oks_nms``.
+
+    Highest score first; a prediction is dropped when its OKS with a kept one exceeds
+    ``threshold``. As mmpose's ``oks_iou``, the OKS of two predictions uses the mean of
+    their two areas (each :attr:`PersonPrediction.area`, the padded region) and every joint.
+    """
+    order = list(np.argsort(-np.asarray(scores), kind="stable"))
+    var = (2 * np.asarray(sigmas, np.float64)) ** 2
     keep: List[int] = []
     while order:
         i = order.pop(0)
         keep.append(i)
-        order = [j for j in order if oks(preds[i].keypoints, areas[i], preds[j].keypoints, sigmas) <= threshold]
+        rest = []
+        for j in order:
+            d2 = ((preds[i].keypoints - preds[j].keypoints) ** 2).sum(axis=1)
+            mean_area = (preds[i].area + preds[j].area) / 2
+            if np.exp(-d2 / var / (mean_area + np.spacing(1)) / 2).mean() <= threshold:
+                rest.append(j)
+        order = rest
     return keep
 
 
