@@ -92,8 +92,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_info)
 
 
+class _OneLineErrorParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (argparse prints the whole usage first), exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    # The verbs' subparsers are made with the same class (argparse's default parser_class).
+    parser = _OneLineErrorParser(
         prog="lite-hrnet", description="Lite-HRNet pose estimation: models, export, runtimes and benchmarks."
     )
     parser.add_argument("--version", action="version", version=f"lite-hrnet {__version__}")

@@ -37,14 +37,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
+
+from .arguments import writable_dir
+from .messages import first_line
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
 
@@ -127,9 +131,9 @@ class BoxFile:
         if not self.path.is_file():
             raise FileNotFoundError(f"--boxes file not found: {self.path}")
         try:
-            data = json.loads(self.path.read_text())
-        except (ValueError, UnicodeDecodeError) as e:
-            raise ValueError(f"--boxes {self.path}: not valid JSON ({e})") from None
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError, RecursionError) as e:  # RecursionError: absurdly deep nesting
+            raise ValueError(f"--boxes {self.path}: not valid JSON ({first_line(e) or type(e).__name__})") from None
         self.box_thr = float(box_thr)
         self.by_key: Dict[str, List[List[float]]] = {}
         self.image_ids: Dict[str, Union[int, str]] = {}
@@ -145,44 +149,81 @@ class BoxFile:
     def _bad(self, what: str) -> ValueError:
         return ValueError(f"--boxes {self.path}: {what}")
 
-    def _add(self, key: Any, box: List[float]) -> None:
-        if len(box) == 4:
-            box = list(box) + [1.0]
-        if box[4] >= self.box_thr:
-            self.by_key.setdefault(str(key), []).append([float(v) for v in box])
+    def _numbers(self, values: Any, counts: Tuple[int, ...], where: str) -> List[float]:
+        """``values`` as floats: a list of one of ``counts`` JSON numbers (NaN coordinates are refused later,
+        naming the image); ValueError naming the file and ``where`` otherwise."""
+        if (not isinstance(values, list) or len(values) not in counts
+                or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in values)):
+            shown = json.dumps(values)
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            raise self._bad(f"{where} must be a list of {' or '.join(map(str, counts))} numbers, got {shown}")
+        return [float(v) for v in values]
 
-    @staticmethod
-    def _xywh(bbox: Any) -> List[float]:
-        x, y, w, h = (float(v) for v in bbox)
+    def _score(self, value: Any, where: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise self._bad(f"{where}: score must be a finite number, got {json.dumps(value)}")
+        return float(value)
+
+    def _person(self, entry: Dict[str, Any], where: str) -> bool:
+        """Whether a COCO entry is a person (``category_id`` 1, the default)."""
+        category = entry.get("category_id", 1)
+        if isinstance(category, bool) or not isinstance(category, (int, float, str)) or not str(category).isdigit():
+            raise self._bad(f"{where}: category_id must be an integer, got {json.dumps(category)}")
+        return int(category) == 1
+
+    def _add(self, key: Any, box: List[float]) -> None:
+        if box[4] >= self.box_thr:
+            self.by_key.setdefault(str(key), []).append(box)
+
+    def _xywh(self, bbox: Any, where: str) -> List[float]:
+        x, y, w, h = self._numbers(bbox, (4,), f"{where} bbox")
         return [x, y, x + w, y + h]
 
     def _read_results(self, data: List[Any]) -> None:
         for i, det in enumerate(data):
-            if not isinstance(det, dict) or "image_id" not in det or "bbox" not in det or len(det["bbox"]) != 4:
-                raise self._bad(f"entry {i} is not a COCO detection (needs image_id and bbox [x, y, w, h])")
-            if int(det.get("category_id", 1)) != 1:
-                continue
-            self._add(det["image_id"], self._xywh(det["bbox"]) + [float(det.get("score", 1.0))])
+            where = f"entry {i}"
+            if not isinstance(det, dict) or "image_id" not in det or "bbox" not in det:
+                raise self._bad(f"{where} is not a COCO detection (needs image_id and bbox [x, y, w, h])")
+            box = self._xywh(det["bbox"], where) + [self._score(det.get("score", 1.0), where)]
+            if self._person(det, where):
+                self._add(det["image_id"], box)
 
     def _read_dataset(self, data: Dict[str, Any]) -> None:
+        if not isinstance(data["images"], list) or not isinstance(data["annotations"], list):
+            raise self._bad("a COCO dataset file needs lists of 'images' and 'annotations'")
         names = {}
-        for img in data["images"]:
+        for i, img in enumerate(data["images"]):
+            if not isinstance(img, dict) or "id" not in img or not isinstance(img.get("file_name"), str):
+                raise self._bad(f"images[{i}] needs an id and a file_name")
+            if isinstance(img["id"], (dict, list)):
+                raise self._bad(f"images[{i}]: id must be a number or a string")
             names[img["id"]] = img["file_name"]
             self.image_ids[img["file_name"]] = img["id"]
         for i, ann in enumerate(data["annotations"]):
-            if "bbox" not in ann or "image_id" not in ann:
-                raise self._bad(f"annotation {i} lacks image_id or bbox")
-            if ann.get("iscrowd", 0) or int(ann.get("category_id", 1)) != 1:
+            where = f"annotation {i}"
+            if not isinstance(ann, dict) or "bbox" not in ann or "image_id" not in ann:
+                raise self._bad(f"{where} lacks image_id or bbox")
+            if isinstance(ann["image_id"], (dict, list)):
+                raise self._bad(f"{where}: image_id must be a number or a string")
+            box = self._xywh(ann["bbox"], where) + [self._score(ann.get("score", 1.0), where)]
+            if ann.get("iscrowd", 0) or not self._person(ann, where):
                 continue
-            self._add(names.get(ann["image_id"], ann["image_id"]), self._xywh(ann["bbox"]) + [float(ann.get("score", 1.0))])
+            self._add(names.get(ann["image_id"], ann["image_id"]), box)
 
     def _read_simple(self, data: Dict[str, Any]) -> None:
         for key, boxes in data.items():
-            if not isinstance(boxes, list) or any(not isinstance(b, list) or len(b) not in (4, 5) for b in boxes):
-                raise self._bad(f"entry {key!r} must be a list of [x1, y1, x2, y2] or [x1, y1, x2, y2, score]")
+            where = f"entry {key!r}"
+            shape = f"{where} must be a list of [x1, y1, x2, y2] or [x1, y1, x2, y2, score]"
+            if not isinstance(boxes, list):
+                raise self._bad(shape)
             self.by_key.setdefault(str(key), [])
-            for b in boxes:
-                self._add(key, b)
+            for j, b in enumerate(boxes):
+                try:
+                    box = self._numbers(b, (4, 5), "box")
+                except ValueError:
+                    raise self._bad(f"{shape}; box {j} is {json.dumps(b)[:60]}") from None
+                score = self._score(box[4], f"{where} box {j}") if len(box) == 5 else 1.0
+                self._add(key, box[:4] + [score])
 
     def _array(self, key: Optional[str]) -> Optional[np.ndarray]:
         if key is None or key not in self.by_key:
@@ -267,13 +308,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     if args.max_frames is not None and args.max_frames < 1:
         raise ValueError(f"--max-frames must be at least 1, got {args.max_frames}")
+    for arg, value in (("--box-thr", args.box_thr), ("--kpt-thr", args.kpt_thr)):
+        if not math.isfinite(value):
+            raise ValueError(f"{arg} must be a finite number, got {value}")
     sources = resolve_inputs(args.inputs)
     boxes = BoxFile(args.boxes, args.box_thr) if args.boxes else None
     out_dir = Path(args.out) if args.out else None
     if out_dir is not None:
         if out_dir.exists() and not out_dir.is_dir():
             raise ValueError(f"--out {out_dir} exists and is not a folder")
-        out_dir.mkdir(parents=True, exist_ok=True)
+        writable_dir(out_dir, "--out")  # checked before the model loads and the work starts
     estimator = PoseEstimator(
         args.model, device=args.device, threads=args.threads, flip_test=args.flip, dark=args.dark,
         precision=args.precision, model_name=args.model_name, weights=args.weights,

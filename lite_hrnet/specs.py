@@ -262,10 +262,18 @@ def get_model_spec(name: str) -> ModelSpec:
     """
     try:
         return MODEL_SPECS[name]
-    except KeyError:
+    except (KeyError, TypeError):
         raise UnknownModelError(
-            f"unknown model name {name!r}; known models: {', '.join(MODEL_SPECS)}"
+            f"unknown model name {name!r}{did_you_mean(name)}; known models: {', '.join(MODEL_SPECS)}"
         ) from None
+
+
+def did_you_mean(name: object) -> str:
+    """``"; did you mean 'X'?"`` for the registered name closest to a misspelled ``name`` (difflib), else ``""``."""
+    import difflib
+
+    close = difflib.get_close_matches(str(name), list(MODEL_SPECS), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def spec_to_dict(spec: ModelSpec) -> Dict[str, object]:
@@ -279,5 +287,5 @@ def spec_to_dict(spec: ModelSpec) -> Dict[str, object]:
 __all__ = [
     "ArchSpec", "JointSet", "ModelSpec", "PretrainedWeights", "StemSpec",
     "COCO_JOINTS", "MPII_JOINTS", "MODEL_SPECS", "UnknownModelError",
-    "get_model_spec", "list_models", "spec_to_dict",
+    "did_you_mean", "get_model_spec", "list_models", "spec_to_dict",
 ]

@@ -10,9 +10,11 @@ pickle would run code is refused.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import re
 import tempfile
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Dict, Mapping, Optional, Union
@@ -72,19 +74,27 @@ def download_checkpoint(
     directory.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{file_name}.", suffix=".part", dir=directory)
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            bar = progress_bar(progress, total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=file_name,
-                               leave=False)
-            while True:
-                block = response.read(1 << 16)
-                if not block:
-                    break
-                out.write(block)
+        with os.fdopen(fd, "wb") as out:
+            try:
+                response = urllib.request.urlopen(url, timeout=60)
+            except (urllib.error.URLError, http.client.HTTPException, OSError) as e:
+                raise _network_error(e, url, file_name, target) from None
+            with response:
+                total = int(response.headers.get("Content-Length") or 0) or None
+                bar = progress_bar(progress, total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=file_name,
+                                   leave=False)
+                while True:
+                    try:
+                        block = response.read(1 << 16)
+                    except (http.client.HTTPException, OSError) as e:  # the connection dropped half-way
+                        raise _network_error(e, url, file_name, target) from None
+                    if not block:
+                        break
+                    out.write(block)
+                    if bar is not None:
+                        bar.update(len(block))
                 if bar is not None:
-                    bar.update(len(block))
-            if bar is not None:
-                bar.close()
+                    bar.close()
         if sha256_prefix:
             digest = file_sha256(tmp_name)
             if not digest.startswith(sha256_prefix):
@@ -98,6 +108,15 @@ def download_checkpoint(
             os.remove(tmp_name)
         raise
     return target
+
+
+def _network_error(e: BaseException, url: str, file_name: str, target: Path) -> CheckpointError:
+    """A network failure (offline, DNS, HTTP error, timeout, cut connection) as an error that says which
+    checkpoint, from where, and how to do without the download."""
+    reason = getattr(e, "reason", None) or first_line(e) or type(e).__name__
+    return CheckpointError(
+        f"cannot download checkpoint {file_name} from {url} ({reason}); offline? fetch that file elsewhere and "
+        f"pass it with --weights PATH (weights=PATH in Python), or copy it to {target}")
 
 
 def resolve_pretrained(weights: PretrainedWeights, progress: bool = True) -> Path:
@@ -116,8 +135,22 @@ def read_checkpoint(path: Union[str, Path]) -> object:
         raise CheckpointError(f"checkpoint file not found: {path}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises UnpicklingError, RuntimeError or EOFError depending on the damage
-        raise CheckpointError(f"cannot read checkpoint {path}: {first_line(e)}") from None
+    except Exception as e:  # torch raises UnpicklingError, RuntimeError, EOFError, KeyError... depending on the damage
+        raise CheckpointError(f"cannot read checkpoint {path}: {_load_problem(e)}") from None
+
+
+def _load_problem(e: Exception) -> str:
+    """What torch.load's error means for the user, in one line (its first line is advice about weights_only)."""
+    text = str(e)
+    if "Weights only load failed" in text:
+        needed = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+        if needed:
+            return (f"its pickle needs {needed.group(1)}, which the safe loader (weights_only=True) refuses "
+                    "because it could run code")
+        details = [line.strip() for line in text.splitlines()[1:]
+                   if line.strip() and not line.startswith(("Please file", "Check the documentation"))]
+        return f"damaged, or not a PyTorch checkpoint ({details[-1] if details else 'unpickling failed'})"
+    return f"damaged, or not a PyTorch checkpoint ({type(e).__name__}: {first_line(e) or 'no details'})"
 
 
 def read_checkpoint_meta(path: Union[str, Path]) -> Dict[str, object]:

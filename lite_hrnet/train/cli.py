@@ -36,6 +36,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     for flag, value in (("--data", args.data), ("--val", args.val)):
         if value is not None and not Path(value).exists():
             raise FileNotFoundError(f"{flag}: {value} not found")
+    from ..arguments import writable_dir
+
+    writable_dir(args.out, "--out")  # before hours of training, not at the first checkpoint
     from .engine import TrainConfig, train
 
     cfg = TrainConfig(
