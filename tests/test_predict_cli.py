@@ -57,7 +57,11 @@ def test_folder_with_coco_detections(coco_sample, onnx_model, tmp_path):
     for r in results:
         assert r["category_id"] == 1 and len(r["keypoints"]) == 51
         assert r["file_name"] == f"{r['image_id']:012d}.jpg"
-        assert 0 <= r["score"] <= 1.5
+        # mmpose's person score: the box's detection score x the mean of the keypoint scores above 0.2.
+        kp_scores = np.array(r["keypoints"][2::3])
+        mean_confident = kp_scores[kp_scores > 0.2].mean() if (kp_scores > 0.2).any() else 0.0
+        box_scores = [d["score"] for d in detections if d["image_id"] == r["image_id"] and d["score"] >= 0.5]
+        assert min(abs(r["score"] - b * mean_confident) for b in box_scores) <= 1e-3, r["score"]
     for name in ("000000000785.jpg", "000000197388.jpg"):
         original, drawn = cv2.imread(str(coco_sample / name)), cv2.imread(str(out_dir / name))
         assert drawn.shape == original.shape
@@ -92,22 +96,34 @@ def test_simple_boxes_whole_images_and_grayscale(images, onnx_model, tmp_path):
 
 
 def test_video_with_tracking(onnx_model, tmp_path):
+    """The demo model follows a synthetic person moving 4 px a frame, from one box on the first frame,
+    at the default keypoint threshold."""
+    from lite_hrnet.synth import generate_dataset
+
+    coco = json.loads(generate_dataset(tmp_path / "synth", 1, seed=3).read_text())
+    person = max(coco["annotations"], key=lambda a: a["area"])
+    image = cv2.imread(str(tmp_path / "synth" / "images" / coco["images"][0]["file_name"]))
     video = tmp_path / "clip.mp4"
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 10, (192, 160))
-    rng = np.random.default_rng(0)
-    background = cv2.GaussianBlur(rng.integers(0, 255, (160, 192, 3), dtype=np.uint8), (5, 5), 2)
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 10, image.shape[1::-1])
     for t in range(5):
-        writer.write(np.roll(background, 4 * t, axis=1))
+        writer.write(np.roll(image, 4 * t, axis=1))
     writer.release()
+    x, y, w, h = person["bbox"]
     boxes = tmp_path / "boxes.json"
-    boxes.write_text(json.dumps({"0": [[40, 20, 150, 150, 1.0]]}))
+    boxes.write_text(json.dumps({"0": [[x, y, x + w, y + h, 1.0]]}))
     out_dir = tmp_path / "out"
-    run = cli("predict", "--model", str(onnx_model), str(video), "--boxes", str(boxes), "--track", "--out",
-              str(out_dir), "--kpt-thr", "-10")  # every keypoint 'confident': a random network never loses track
+    run = cli("predict", "--model", "litehrnet_18_coco_128x96", "--weights", "synthetic", str(video), "--boxes",
+              str(boxes), "--track", "--out", str(out_dir), "--threads", "1", "--no-progress")
     assert run.returncode == 0, run.stderr
     assert "5 frames, 5 persons" in run.stdout
     results = json.loads((out_dir / "results.json").read_text())
     assert [r["frame"] for r in results] == [0, 1, 2, 3, 4] and {r["track_id"] for r in results} == {0}
+    first = np.array(results[0]["keypoints"]).reshape(-1, 3)
+    for t, r in enumerate(results):
+        kp = np.array(r["keypoints"]).reshape(-1, 3)
+        assert (kp[:, 2] > 0.3).sum() >= 12  # confident at the default threshold (measured: all 17)
+        # The person moved 4t px right: within 5 px (measured within 3.1; one heatmap px here is about 7 px).
+        assert abs(np.median(kp[:, 0] - first[:, 0]) - 4 * t) <= 5 and abs(np.median(kp[:, 1] - first[:, 1])) <= 2
     cap = cv2.VideoCapture(str(out_dir / "clip_pose.mp4"))
     frames = 0
     while cap.read()[0]:
