@@ -214,6 +214,19 @@ def test_load_image_reads_color_gray_alpha_and_16_bit_files(tmp_path):
     np.testing.assert_array_equal(loaded[1:], (floats[1:] * 255).astype(np.uint8))
 
 
+def test_load_image_refuses_a_truncated_jpeg(tmp_path):
+    color = np.random.default_rng(1).integers(0, 256, (16, 24, 3), dtype=np.uint8)
+    data = cv2.imencode(".jpg", color)[1].tobytes()
+    assert data.endswith(b"\xff\xd9")
+    (tmp_path / "whole.jpg").write_bytes(data)
+    assert load_image(tmp_path / "whole.jpg").shape == (16, 24, 3)
+    for name, cut in (("cut.jpg", data[:-2]), ("half.jpg", data[: len(data) // 2]),
+                      ("headless.jpg", data[:2] + b"\x00" * 64 + b"\xff\xd9")):  # no image data at all
+        (tmp_path / name).write_bytes(cut)
+        with pytest.raises(ValueError, match=f"{name}: truncated JPEG"):
+            load_image(tmp_path / name)
+
+
 def test_load_image_errors_name_the_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.png"):
         load_image(tmp_path / "missing.png")
