@@ -160,3 +160,104 @@ def test_corrupted_download_is_rejected_and_not_cached(http_root, tmp_path, trai
 def test_model_without_release_needs_a_path():
     with pytest.raises(CheckpointError, match="no downloadable checkpoint"):
         lite_hrnet.create_model(NAME, weights="official")
+
+
+# ---------------------------------------------------------------- the downloader without a network (urlopen replaced)
+class _FakeResponse:
+    """What ``urllib.request.urlopen`` returns: ``read(n)`` blocks, then ``b""``; fails after ``fail_after`` bytes."""
+
+    def __init__(self, data: bytes, fail_after=None) -> None:
+        self.data, self.pos, self.fail_after = data, 0, fail_after
+        self.headers = {"Content-Length": str(len(data))}
+
+    def read(self, n: int) -> bytes:
+        if self.fail_after is not None and self.pos >= self.fail_after:
+            raise ConnectionResetError("connection reset by peer")
+        block = self.data[self.pos:self.pos + n]
+        self.pos += len(block)
+        return block
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
+def _serve(monkeypatch, data: bytes = b"", error=None, fail_after=None):
+    """Replace urlopen: every call is recorded, and answers ``data`` or raises ``error``."""
+    calls = []
+
+    def urlopen(url, timeout=None):
+        calls.append(url)
+        if error is not None:
+            raise error
+        return _FakeResponse(data, fail_after)
+
+    monkeypatch.setattr("urllib.request.urlopen", urlopen)
+    return calls
+
+
+def _named(data: bytes, stem: str = "lh18") -> str:
+    return f"{stem}-{hashlib.sha256(data).hexdigest()[:8]}_20211230.pth"
+
+
+@pytest.mark.parametrize("code,reason", [(404, "Not Found"), (503, "Service Unavailable")])
+def test_http_error_names_the_file_and_url_and_caches_nothing(monkeypatch, tmp_path, code, reason):
+    import urllib.error
+
+    name = _named(b"weights")
+    url = f"https://example.invalid/{name}"
+    _serve(monkeypatch, error=urllib.error.HTTPError(url, code, reason, {}, None))
+    with pytest.raises(CheckpointError) as info:
+        download_checkpoint(url, directory=tmp_path, progress=False)
+    message = str(info.value)
+    assert name in message and url in message and reason in message and "--weights" in message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_connection_cut_half_way_leaves_nothing(monkeypatch, tmp_path):
+    data = bytes(range(256)) * 1024  # 4 blocks of 64 KiB
+    name = _named(data)
+    _serve(monkeypatch, data, fail_after=1 << 16)
+    with pytest.raises(CheckpointError, match="connection reset"):
+        download_checkpoint(f"https://example.invalid/{name}", directory=tmp_path, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_name_without_a_hash_is_cached_unverified(monkeypatch, tmp_path):
+    from lite_hrnet.models.checkpoint import sha256_prefix_from_name
+
+    assert sha256_prefix_from_name("my_model.pth") is None and sha256_prefix_from_name("lh18_final.pth") is None
+    assert sha256_prefix_from_name("lh18-6bace359_20211230.pth") == "6bace359"
+    calls = _serve(monkeypatch, b"any bytes")
+    path = download_checkpoint("https://example.invalid/my_model.pth", directory=tmp_path, progress=False)
+    assert path == tmp_path / "my_model.pth" and path.read_bytes() == b"any bytes"
+    # Cached: the second call does not download.
+    assert download_checkpoint("https://example.invalid/my_model.pth", directory=tmp_path, progress=False) == path
+    assert len(calls) == 1
+    # An explicit prefix verifies even a name without one.
+    with pytest.raises(CheckpointError, match="corrupted"):
+        download_checkpoint("https://example.invalid/other.pth", sha256_prefix="00000000", directory=tmp_path,
+                            progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["my_model.pth"]
+
+
+def test_corrupted_cached_file_is_downloaded_again(monkeypatch, tmp_path):
+    data = b"the released checkpoint" * 100
+    name = _named(data)
+    cached = tmp_path / name
+    cached.write_bytes(data[:-10])  # cut short (a copy interrupted, a full disk)
+    calls = _serve(monkeypatch, data)
+    url = f"https://example.invalid/{name}"
+    assert download_checkpoint(url, directory=tmp_path, progress=False) == cached
+    assert cached.read_bytes() == data and len(calls) == 1
+    # A sound cached copy is used as it is.
+    assert download_checkpoint(url, directory=tmp_path, progress=False) == cached and len(calls) == 1
+    # Damaged, and the server is down: the error says where to put a good copy.
+    import urllib.error
+
+    cached.write_bytes(b"garbage")
+    _serve(monkeypatch, error=urllib.error.URLError("offline"))
+    with pytest.raises(CheckpointError, match=str(cached)):
+        download_checkpoint(url, directory=tmp_path, progress=False)

@@ -64,13 +64,15 @@ def download_checkpoint(
     The file is written to a temporary name in the cache folder and renamed
     only after its SHA-256 starts with ``sha256_prefix`` (taken from the file
     name when not given), so a failed or corrupted download is never cached.
+    A cached file is checked against the prefix too, and replaced when it fails.
+    Names without a hash (and no ``sha256_prefix``) are cached unverified.
     """
     directory = Path(directory) if directory is not None else cache_dir()
     file_name = file_name or url.rsplit("/", 1)[-1]
     sha256_prefix = sha256_prefix or sha256_prefix_from_name(file_name)
     target = directory / file_name
-    if target.exists():
-        return target
+    if target.exists() and (not sha256_prefix or file_sha256(target).startswith(sha256_prefix)):
+        return target  # (a cached copy that fails its hash, damaged since, is downloaded again)
     directory.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{file_name}.", suffix=".part", dir=directory)
     try:
