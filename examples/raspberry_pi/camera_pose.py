@@ -1,7 +1,8 @@
 """Live pose estimation from a camera with a TFLite (or ONNX) Lite-HRNet, in tracking mode, with an FPS overlay.
 
-Made for a Raspberry Pi 4/5 with ``pip install 'lite-hrnet[tflite]'``; runs anywhere OpenCV can open a
-camera. There is no person detector: the first frame (and any frame after tracking is lost) uses the
+Made for a Raspberry Pi 4/5 with the lite-hrnet wheel and its tflite extra
+(``pip install 'lite_hrnet-*.whl[tflite]'``, see README.md); runs anywhere OpenCV can open a camera.
+There is no person detector: the first frame (and any frame after tracking is lost) uses the
 whole frame as the person box, later frames use the box around the previous frame's confident
 keypoints. That suits one person in view; for several people, feed detector boxes to
 ``PoseTracker.update(frame, boxes)`` when ``tracker.needs_boxes`` is true.
