@@ -82,7 +82,7 @@ final class BoxFile {
 
     private double[] xywh(Object bbox, double score, String what) {
         if (!(bbox instanceof List) || ((List<?>) bbox).size() != 4) {
-            throw bad(what + " has no bbox [x, y, w, h]");
+            throw bad(what + " bbox must be a list of 4 numbers, got " + shown(bbox));
         }
         List<?> b = (List<?>) bbox;
         double x;
@@ -95,73 +95,93 @@ final class BoxFile {
             w = number(b.get(2), "bbox w");
             h = number(b.get(3), "bbox h");
         } catch (IllegalArgumentException e) {
-            throw bad(what + ": " + e.getMessage());
+            throw bad(what + " bbox must be a list of 4 numbers, got " + shown(bbox));
         }
         return new double[] {x, y, x + w, y + h, score};
     }
 
-    private static boolean isPerson(Map<?, ?> entry) {
-        Object category = entry.get("category_id");
-        return category == null || (category instanceof Number && ((Number) category).doubleValue() == 1.0);
+    /** Whether a COCO entry is a person ({@code category_id} 1, the default); an error for a non-integer id. */
+    private boolean isPerson(Map<?, ?> entry, String what) {
+        Object category = entry.containsKey("category_id") ? entry.get("category_id") : (Object) 1L;
+        String text = category instanceof Long ? String.valueOf(category)
+                : category instanceof String ? (String) category : null;
+        if (text == null || text.isEmpty() || !text.chars().allMatch(c -> c >= '0' && c <= '9')) {
+            throw bad(what + ": category_id must be an integer, got " + Json.write(category));
+        }
+        return text.replaceFirst("^0+(?=.)", "").equals("1");
     }
 
-    private double score(Map<?, ?> entry, String what) {
-        Object score = entry.get("score");
-        if (score == null) {
-            return 1.0;
+    private double score(Object score, String what) {
+        if (!(score instanceof Number) || !Double.isFinite(((Number) score).doubleValue())) {
+            throw bad(what + ": score must be a finite number, got " + Json.write(score));
         }
-        try {
-            return number(score, "score");
-        } catch (IllegalArgumentException e) {
-            throw bad(what + ": " + e.getMessage());
-        }
+        return ((Number) score).doubleValue();
+    }
+
+    private static Object valueOr(Map<?, ?> entry, String key, Object missing) {
+        return entry.containsKey(key) ? entry.get(key) : missing;
+    }
+
+    private static String shown(Object value) {
+        String text = Json.write(value);
+        return text.length() <= 60 ? text : text.substring(0, 57) + "...";
     }
 
     private void readResults(List<?> data) {
         for (int i = 0; i < data.size(); i++) {
             Object item = data.get(i);
+            String where = "entry " + i;
             if (!(item instanceof Map) || !((Map<?, ?>) item).containsKey("image_id")
-                    || !(((Map<?, ?>) item).get("bbox") instanceof List)
-                    || ((List<?>) ((Map<?, ?>) item).get("bbox")).size() != 4) {
-                throw bad("entry " + i + " is not a COCO detection (needs image_id and bbox [x, y, w, h])");
+                    || !((Map<?, ?>) item).containsKey("bbox")) {
+                throw bad(where + " is not a COCO detection (needs image_id and bbox [x, y, w, h])");
             }
             Map<?, ?> det = (Map<?, ?>) item;
-            if (!isPerson(det)) {
-                continue;
+            double[] box = xywh(det.get("bbox"), score(valueOr(det, "score", 1.0), where), where);
+            if (isPerson(det, where)) {
+                add(key(det.get("image_id")), box);
             }
-            add(key(det.get("image_id")), xywh(det.get("bbox"), score(det, "entry " + i), "entry " + i));
         }
     }
 
     private void readDataset(Map<?, ?> data) {
         if (!(data.get("images") instanceof List) || !(data.get("annotations") instanceof List)) {
-            throw bad("images and annotations must be lists");
+            throw bad("a COCO dataset file needs lists of 'images' and 'annotations'");
         }
         Map<String, String> names = new HashMap<>();
-        for (Object item : (List<?>) data.get("images")) {
-            if (!(item instanceof Map) || !(((Map<?, ?>) item).get("file_name") instanceof String)) {
-                throw bad("an image entry lacks id or file_name");
+        List<?> images = (List<?>) data.get("images");
+        for (int i = 0; i < images.size(); i++) {
+            Object item = images.get(i);
+            if (!(item instanceof Map) || !((Map<?, ?>) item).containsKey("id")
+                    || !(((Map<?, ?>) item).get("file_name") instanceof String)) {
+                throw bad("images[" + i + "] needs an id and a file_name");
             }
             Map<?, ?> image = (Map<?, ?>) item;
+            if (image.get("id") instanceof Map || image.get("id") instanceof List) {
+                throw bad("images[" + i + "]: id must be a number or a string");
+            }
             names.put(key(image.get("id")), (String) image.get("file_name"));
             imageIds.put((String) image.get("file_name"), image.get("id"));
         }
         List<?> annotations = (List<?>) data.get("annotations");
         for (int i = 0; i < annotations.size(); i++) {
             Object item = annotations.get(i);
+            String where = "annotation " + i;
             if (!(item instanceof Map) || !((Map<?, ?>) item).containsKey("bbox")
                     || !((Map<?, ?>) item).containsKey("image_id")) {
-                throw bad("annotation " + i + " lacks image_id or bbox");
+                throw bad(where + " lacks image_id or bbox");
             }
             Map<?, ?> ann = (Map<?, ?>) item;
+            if (ann.get("image_id") instanceof Map || ann.get("image_id") instanceof List) {
+                throw bad(where + ": image_id must be a number or a string");
+            }
+            double[] box = xywh(ann.get("bbox"), score(valueOr(ann, "score", 1.0), where), where);
             Object crowd = ann.get("iscrowd");
             if ((crowd instanceof Number && ((Number) crowd).doubleValue() != 0) || Boolean.TRUE.equals(crowd)
-                    || !isPerson(ann)) {
+                    || !isPerson(ann, where)) {
                 continue;
             }
             String imageKey = key(ann.get("image_id"));
-            add(names.getOrDefault(imageKey, imageKey), xywh(ann.get("bbox"), score(ann, "annotation " + i),
-                    "annotation " + i));
+            add(names.getOrDefault(imageKey, imageKey), box);
         }
     }
 
@@ -174,18 +194,21 @@ final class BoxFile {
                 throw bad(message);
             }
             byKey.computeIfAbsent(k, x -> new ArrayList<>());
-            for (Object b : (List<?>) value) {
-                if (!(b instanceof List) || (((List<?>) b).size() != 4 && ((List<?>) b).size() != 5)) {
-                    throw bad(message);
+            List<?> boxes = (List<?>) value;
+            for (int j = 0; j < boxes.size(); j++) {
+                Object b = boxes.get(j);
+                boolean numbers = b instanceof List && (((List<?>) b).size() == 4 || ((List<?>) b).size() == 5)
+                        && ((List<?>) b).stream().allMatch(v -> v instanceof Number);
+                if (!numbers) {
+                    String text = Json.write(b);
+                    throw bad(message + "; box " + j + " is " + (text.length() > 60 ? text.substring(0, 60) : text));
                 }
                 List<?> values = (List<?>) b;
-                double[] box = new double[values.size()];
-                for (int i = 0; i < box.length; i++) {
-                    if (!(values.get(i) instanceof Number)) {
-                        throw bad(message);
-                    }
+                double[] box = new double[5];
+                for (int i = 0; i < 4; i++) {
                     box[i] = ((Number) values.get(i)).doubleValue();
                 }
+                box[4] = values.size() == 5 ? score(values.get(4), "entry '" + k + "' box " + j) : 1.0;
                 add(k, box);
             }
         }

@@ -90,9 +90,12 @@ public final class PredictMain {
     static int run(String[] args, PrintStream out, PrintStream err) {
         try {
             return predict(parse(args), out, err);
+        } catch (HelpRequested e) {
+            out.println(USAGE);
+            out.println(HELP);
+            return 0;
         } catch (UsageError e) {
-            err.println(USAGE);
-            err.println("litehrnet-predict: error: " + e.getMessage());
+            err.println("litehrnet-predict: error: " + e.getMessage() + " (see litehrnet-predict --help)");
             return 2;
         } catch (IllegalArgumentException | IllegalStateException | LiteHrnetException | NullPointerException e) {
             err.println("litehrnet-predict: error: " + firstLine(e.getMessage(), e));
@@ -111,6 +114,26 @@ public final class PredictMain {
         return message.trim().split("\n", 2)[0];
     }
 
+    static final class HelpRequested extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+    }
+
+    private static final String HELP = String.join("\n",
+            "lite-hrnet predict on the JVM, for images (JPEG, PNG, BMP). There is no person detector: give boxes",
+            "with --boxes, or each image is one person.",
+            "  INPUT               images or folders of images",
+            "  --model FILE        a lite-hrnet .tflite file (plain or end-to-end)",
+            "  --boxes FILE        COCO detection results, a COCO dataset file or {file_name: [[x1, y1, x2, y2, score]]}",
+            "  --box-thr T         ignore --boxes entries scored below T (default 0.3)",
+            "  --threads N         LiteRT threads (default: LiteRT's choice)",
+            "  --out DIR           results.json and the annotated images",
+            "  --track             next boxes from the previous image's keypoints (image sequences)",
+            "  --smooth            with --track: One-Euro smoothing of the keypoints",
+            "  --kpt-thr T         keypoint score threshold for drawing and tracking (default 0.3)",
+            "  --max-frames N      stop after N images",
+            "  --no-progress       accepted for lite-hrnet predict's sake (there is no progress bar)",
+            "Exit status: 0 done, 2 bad arguments or a single unreadable input, 3 unreadable inputs skipped.");
+
     static final class UsageError extends RuntimeException {
         private static final long serialVersionUID = 1L;
 
@@ -124,6 +147,9 @@ public final class PredictMain {
         boolean positionalOnly = false;
         for (int i = 0; i < args.length; i++) {
             String arg = args[i];
+            if (!positionalOnly && arg.equals("-h")) {
+                throw new HelpRequested();
+            }
             if (positionalOnly || !arg.startsWith("--") || arg.equals("-")) {
                 a.inputs.add(arg);
                 continue;
@@ -131,6 +157,9 @@ public final class PredictMain {
             if (arg.equals("--")) {
                 positionalOnly = true;
                 continue;
+            }
+            if (arg.equals("--help")) {
+                throw new HelpRequested();
             }
             String name = arg;
             String value = null;
@@ -191,6 +220,12 @@ public final class PredictMain {
         if (a.smooth && !a.track) {
             throw new UsageError("--smooth needs --track (smoothing follows tracked persons)");
         }
+        if (!Double.isFinite(a.boxThr)) {
+            throw new UsageError("--box-thr must be a finite number, got " + a.boxThr);
+        }
+        if (!Float.isFinite(a.kptThr)) {
+            throw new UsageError("--kpt-thr must be a finite number, got " + a.kptThr);
+        }
         if (a.threads < 0) {
             throw new UsageError("argument --threads: must be >= 0, got " + a.threads);
         }
@@ -198,8 +233,12 @@ public final class PredictMain {
     }
 
     private static double parseDouble(String name, String value) {
+        String text = value.trim().toLowerCase(Locale.ROOT).replaceFirst("^([+-]?)inf(inity)?$", "$1Infinity");
+        if (text.matches("[+-]?nan")) {
+            return Double.NaN; // as Python's float() reads it; refused later with a clear message
+        }
         try {
-            return Double.parseDouble(value);
+            return Double.parseDouble(text);
         } catch (NumberFormatException e) {
             throw new UsageError("argument " + name + ": invalid float value: '" + value + "'");
         }
@@ -326,6 +365,9 @@ public final class PredictMain {
                 Files.createDirectories(outDir);
             } catch (IOException e) {
                 throw new IllegalArgumentException("--out " + outDir + ": cannot create (" + e.getMessage() + ")");
+            }
+            if (!Files.isWritable(outDir)) { // checked before the model loads and the work starts
+                throw new IllegalArgumentException("--out " + outDir + " is not writable");
             }
         }
         List<Object> results = new ArrayList<>();

@@ -41,14 +41,18 @@ class PredictMainTest {
     private static void oneLineError(Run run, String needle) {
         assertEquals(2, run.status, run.err);
         String[] lines = run.err.trim().split("\n");
-        assertTrue(lines[lines.length - 1].startsWith("litehrnet-predict: error: "), run.err);
-        assertTrue(lines[lines.length - 1].contains(needle), run.err);
-        assertTrue(lines.length <= 2, run.err); // the usage line, then the error
+        assertEquals(1, lines.length, run.err);
+        assertTrue(lines[0].startsWith("litehrnet-predict: error: "), run.err);
+        assertTrue(lines[0].contains(needle), run.err);
     }
 
     @Test
     void badArguments(@TempDir Path dir) throws IOException {
-        oneLineError(new Run("x.jpg"), "the following arguments are required: --model");
+        oneLineError(new Run("x.jpg"), "the following arguments are required: --model (see litehrnet-predict --help)");
+        oneLineError(new Run("--model", "m.tflite", "--box-thr", "nan", "x.jpg"), "--box-thr must be a finite number");
+        Run help = new Run("--help");
+        assertEquals(0, help.status);
+        assertTrue(help.out.startsWith("usage: litehrnet-predict --model"), help.out);
         oneLineError(new Run("--model", "m.tflite"), "the following arguments are required: INPUT");
         oneLineError(new Run("--model", "m.tflite", "--flip", "x.jpg"), "--flip is not supported by litehrnet-predict");
         oneLineError(new Run("--model", "m.tflite", "--threads", "two", "x.jpg"), "invalid int value: 'two'");
@@ -101,6 +105,16 @@ class PredictMainTest {
         e = assertThrows(IllegalArgumentException.class, () -> new BoxFile(json(dir, "bad2.json",
                 "[{\"bbox\": [1, 2, 3, 4]}]"), 0.3));
         assertTrue(e.getMessage().contains("entry 0 is not a COCO detection"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> new BoxFile(json(dir, "bad3.json",
+                "[{\"image_id\": 1, \"bbox\": [1, 2, 3, 4], \"score\": \"high\"}]"), 0.3));
+        assertTrue(e.getMessage().contains("entry 0: score must be a finite number, got \"high\""), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> new BoxFile(json(dir, "bad4.json",
+                "[{\"image_id\": 1, \"bbox\": [1, 2, 3, 4], \"category_id\": 1.5}]"), 0.3));
+        assertTrue(e.getMessage().contains("entry 0: category_id must be an integer, got 1.5"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> new BoxFile(json(dir, "bad5.json",
+                "[{\"image_id\": 1, \"bbox\": [1, 2, \"x\", 4]}]"), 0.3));
+        assertTrue(e.getMessage().contains("entry 0 bbox must be a list of 4 numbers, got [1, 2, \"x\", 4]"),
+                e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> new BoxFile(dir.resolve("none.json"), 0.3));
         assertTrue(e.getMessage().contains("--boxes file not found"), e.getMessage());
     }
