@@ -173,7 +173,11 @@ def test_demo_checkpoint_finds_synthetic_people(tmp_path):
     assert report["metrics"]["AP50"] > 0.25 and report["metrics"]["PCK@0.2"] > 0.6, report
     # One identity: the checkpoint names the registered demo model, Lite-HRNet-18 COCO at 128x96.
     assert read_checkpoint_meta(path)["model_name"] == demo.name and tuple(report["input_size"]) == demo.input_size
-    assert demo.arch == get_model_spec("litehrnet_18_coco_256x192").arch
+    # Its weights are Lite-HRNet-18's: they load strictly, 1,130,769 parameters as the official network.
+    from lite_hrnet import create_model
+    from lite_hrnet.models.complexity import count_parameters
+
+    assert count_parameters(create_model(demo.name, weights=str(path))) == 1_130_769
 
 
 def test_crop_encode_decode_round_trip_scores_ap_1(coco_sample):
