@@ -156,8 +156,9 @@ def test_launcher_script(java_build, demo_tflite, tmp_path):
     bad = subprocess.run([str(launcher), "--model", str(demo_tflite), str(image), "--dark"], capture_output=True,
                          text=True, timeout=60)
     assert bad.returncode == 2 and "Exception" not in bad.stderr, bad.stderr
-    assert bad.stderr.strip().splitlines()[-1] == ("litehrnet-predict: error: --dark is not supported by "
-                                                   "litehrnet-predict (use lite-hrnet predict)")
+    assert bad.stderr.strip().splitlines() == ["litehrnet-predict: error: --dark is not supported by "
+                                               "litehrnet-predict (use lite-hrnet predict) (see litehrnet-predict "
+                                               "--help)"]
     foreign = tmp_path / "notes.tflite"
     foreign.write_text("not a model")
     bad = subprocess.run([str(launcher), "--model", str(foreign), str(image)], capture_output=True, text=True,
