@@ -113,6 +113,7 @@ def test_boxes_and_track_ids_only_on_request():
     assert not boxed[:75].any() and not boxed[75:98, 160:].any()
     rows = np.nonzero(label.any(axis=(1, 2)))[0] + 75
     assert rows.max() < 98 and rows.max() - rows.min() < 15  # above the box edge (rows 99-101)
+    assert not boxed[102:120, 102:140].any()  # and nothing of it inside the box
     big = draw_poses(np.zeros((1280, 960, 3), np.uint8), result, draw_boxes=True)  # twice the text
     big_rows = np.nonzero(big[40:97, 95:220].any(axis=(1, 2)))[0]
     assert big_rows.max() - big_rows.min() > 1.5 * (rows.max() - rows.min())

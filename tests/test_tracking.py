@@ -266,6 +266,9 @@ def test_needs_boxes_until_someone_is_tracked_and_again_once_lost():
     assert not tracker.needs_boxes
     tracker.reset()
     assert tracker.needs_boxes and tracker.update(frame).track_ids.tolist() == [0]
+    # the whole-frame track took one id: the next new track is 1
+    frame, _ = draw_frame([(320, 240), (100, 200)])
+    assert tracker.update(frame, [person_box((320, 240)), person_box((100, 200))]).track_ids.tolist() == [0, 1]
 
 
 def test_min_keypoints_and_kpt_thr_are_the_tracker_options():
