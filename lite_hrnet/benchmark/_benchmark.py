@@ -21,17 +21,17 @@ VERIFY_COUNT = 4
 
 
 def _export_files(settings: Settings, name: str, checkpoint: Path, model, say: Callable[[str], None]) -> ExportedFiles:
-    """The exported files of every row: static batch, and dynamic batch where a row's batch is above 1."""
-    exported: ExportedFiles = {}
-    for dynamic in sorted({b > 1 for b in settings.batches}):
-        fmts = [f for f in settings.formats if f != "torch" and not (dynamic and not get_format(f).dynamic_batch)]
-        if not fmts:
-            continue
-        out_dir = settings.exports / "dynamic_batch" if dynamic else settings.exports
-        say(f"exports: {', '.join(fmts)} x {', '.join(settings.precisions)} in {out_dir}{' (dynamic batch)' if dynamic else ''}")
-        for key, value in export_all(name, fmts, settings.precisions, out_dir, str(checkpoint), model, dynamic, say).items():
-            exported[(dynamic,) + key] = value
-    return exported
+    """The exported files of every row: the default export, as users get it.
+
+    ONNX and OpenVINO files have a dynamic batch (every batch size, and all persons of
+    a frame, in one call); TFLite files have a batch of 1 that the backend resizes.
+    """
+    fmts = [f for f in settings.formats if f != "torch"]
+    if not fmts:
+        return {}
+    say(f"exports: {', '.join(fmts)} x {', '.join(settings.precisions)} in {settings.exports}")
+    exported = export_all(name, fmts, settings.precisions, settings.exports, str(checkpoint), model, True, say)
+    return {(get_format(key[0]).dynamic_batch,) + key: value for key, value in exported.items()}
 
 
 def _floor_ms(macs: int, machine: MachineInfo) -> Optional[float]:
@@ -95,7 +95,7 @@ def benchmark(
         formats: torch, onnx, openvino, tflite (list or comma-separated).
         precisions: fp32, fp16, int8 of the exported files (torch runs fp32 only; other rows are skipped).
         threads: thread counts to run (None: each runtime's default).
-        batches: batch sizes; batches above 1 use a dynamic-batch ONNX/OpenVINO export (TFLite files are batch 1).
+        batches: batch sizes, each run in one call (ONNX/OpenVINO files have a dynamic batch, TFLite inputs are resized).
         warmup: untimed calls before timing; runs / seconds: timed calls, or wall time per combination.
         exports: the export cache folder.
         openvino_precisions: OpenVINO ``INFERENCE_PRECISION_HINT`` per row: default (bf16 on CPUs with

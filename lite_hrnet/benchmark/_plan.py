@@ -110,7 +110,7 @@ def plan_rows(settings: Settings, model_name: str, stride: int, checkpoint: Path
             if fmt == "torch":
                 path, why = str(checkpoint), ""
             else:
-                dynamic = batch > 1 and get_format(fmt).dynamic_batch
+                dynamic = get_format(fmt).dynamic_batch
                 path, why = exported.get((dynamic, fmt, precision), (None, "not exported"))
             if path is None:
                 row.status, row.reason = "failed", why

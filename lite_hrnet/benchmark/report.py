@@ -65,6 +65,13 @@ def _fmt(value: Optional[float], spec: str, none: str = "-") -> str:
     return none if value is None else format(value, spec)
 
 
+def _frame_ratio(row: "BenchmarkRow") -> Optional[float]:
+    """A frame of 8 persons over a frame of 1 through ``PoseEstimator.predict`` (8 would be no batching gain)."""
+    if not row.predict_1p_ms or row.predict_8p_ms is None:
+        return None
+    return row.predict_8p_ms / row.predict_1p_ms
+
+
 def _pct(value: Optional[float]) -> str:
     return "-" if value is None else f"{value:.0%}"
 
@@ -243,6 +250,7 @@ class BenchmarkReport:
             ("kp agr", ">", lambda r: _pct(r.kp_agreement)),
             ("1p ms", ">", lambda r: _fmt(r.predict_1p_ms, ".2f")),
             ("8p ms", ">", lambda r: _fmt(r.predict_8p_ms, ".2f")),
+            ("8p/1p", ">", lambda r: _fmt(_frame_ratio(r), ".1f")),
         ]
 
     def table(self) -> str:
@@ -273,7 +281,7 @@ class BenchmarkReport:
         """A Markdown table of the rows (for benchmarks/results/*.md)."""
         head = ["format", "runtime", "precision", "ran", "threads", "batch", "status", "size MB", "load ms", "first ms",
                 "median ms", "p90 ms", "p99 ms", "min ms", "persons/s", "peak RSS MB", "rel err", "kp agree",
-                "predict 1p ms", "predict 8p ms"]
+                "predict 1p ms", "predict 8p ms", "8p / 1p"]
         m, mach, s = self.model, self.machine, self.settings
         lines = [f"# {title}", ""] if title else []
         timing = f"{s.get('runs')} timed runs" if s.get("runs") else f"{s.get('seconds')} s of timed runs"
@@ -298,7 +306,8 @@ class BenchmarkReport:
                      r.status if r.ok else f"{r.status}: {r.reason}", _fmt(r.size_mb, ".2f"), _fmt(r.load_ms, ".0f"),
                      _fmt(r.first_ms, ".1f"), _fmt(r.median_ms, ".2f"), _fmt(r.p90_ms, ".2f"), _fmt(r.p99_ms, ".2f"),
                      _fmt(r.min_ms, ".2f"), _fmt(r.throughput_pps, ".1f"), _fmt(r.peak_rss_mb, ".0f"),
-                     _fmt(r.rel_error, ".1e"), _pct(r.kp_agreement), _fmt(r.predict_1p_ms, ".2f"), _fmt(r.predict_8p_ms, ".2f")]
+                     _fmt(r.rel_error, ".1e"), _pct(r.kp_agreement), _fmt(r.predict_1p_ms, ".2f"), _fmt(r.predict_8p_ms, ".2f"),
+                     _fmt(_frame_ratio(r), ".1f")]
             lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
         lines += ["", "Threads: requested (applied, as the runtime reports it). " + str(self.settings.get("rss_scope", ""))]
         settings = sorted({f"{r.format}: {n}" for r in self.rows for n in r.notes})

@@ -130,7 +130,7 @@ def export_model(
     precisions: Union[str, Sequence[str]] = ("fp32",),
     out_dir: Union[str, Path] = "exports",
     weights: Optional[Union[str, Path]] = None,
-    dynamic_batch: bool = False,
+    dynamic_batch: bool = True,
     calib: Optional[Union[str, Path]] = None,
     calib_count: int = 32,
     verify: Union[bool, Sequence[str]] = True,
@@ -147,7 +147,8 @@ def export_model(
         formats / precisions: lists, or comma-separated strings ("onnx,openvino,tflite", "fp32,fp16,int8").
         out_dir: output folder (created); file names are given by :func:`artifact_path`.
         weights: checkpoint path or registered weights name (see ``create_model``); None is random init.
-        dynamic_batch: ONNX/OpenVINO with a dynamic batch dimension (TFLite stays batch 1).
+        dynamic_batch: ONNX/OpenVINO with a dynamic batch dimension, so that all persons of a frame run in
+            one call (False: a fixed batch of 1). TFLite files have a batch of 1, which the backend resizes.
         calib: folder of calibration images, or None / "synthetic" for synthetic people.
         verify: run each file with its runtime and compare with PyTorch; a failure raises
             :class:`ExportCheckError` after the other artifacts are done, and the failing file is removed.
@@ -175,7 +176,7 @@ def export_model(
     from ..models import create_model, resolve_weights
     from . import formats as writers
     from .calibration import calibration_batch
-    from .rewrite import FORMAT_REWRITES
+    from .rewrite import applied_rewrites
     from .verify import pytorch_float32_noise
 
     # A weights name ("synthetic", "official", a model name) is resolved to its file first, so
@@ -200,7 +201,7 @@ def export_model(
             spec.metadata(), format=fmt, precision=precision, layout=table.layout,
             batch=batch, checkpoint_sha256=checkpoint_sha, toolkit_version=__version__,
             input_name=writers.INPUT_NAME, output_name=writers.OUTPUT_NAME,
-            graph_rewrites=list(FORMAT_REWRITES.get(fmt, ())),
+            graph_rewrites=applied_rewrites(fmt),
         )
 
     todo = [(f, p) for f in formats for p in precisions]

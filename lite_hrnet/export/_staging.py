@@ -29,9 +29,10 @@ def remove(path: Path) -> None:
 class Sources:
     """The intermediate files the artifacts are written from, each made at most once per export, in ``staging``.
 
-    ``base()``: the slimmed fp32 ONNX every format starts from; ``openvino()``: it with
-    the rewrites meant for OpenVINO (``rewrite.FORMAT_REWRITES``); ``tflite()``: every
-    requested TFLite precision, from one onnx2tf run.
+    ``base()``: the slimmed fp32 ONNX the ONNX and OpenVINO files start from (dynamic batch
+    unless ``dynamic_batch`` is False); ``rewritten(fmt)``: it with the rewrites meant for
+    ``fmt`` (``rewrite.FORMAT_REWRITES``); ``tflite()``: every requested TFLite precision,
+    from one onnx2tf run of a batch-1 ONNX (``static_base()``: onnx2tf wants static shapes).
     """
 
     def __init__(self, model, input_size, name: str, staging: Path, dynamic_batch: bool,
@@ -65,22 +66,44 @@ class Sources:
 
         return self._once("onnx", make)
 
-    def openvino(self) -> Path:
-        from .rewrite import rewrite_for_format
+    def static_base(self) -> Path:
+        """``base()`` with a fixed batch of 1 (``base()`` itself when the export is static)."""
+        from . import formats
+
+        if not self.dynamic_batch:
+            return self.base()
 
         def make() -> Path:
-            path = self.staging / "base" / f"{self.name}.openvino.onnx"
-            rewrite_for_format(self.base(), path, "openvino")
+            self.say("exporting ONNX with batch 1 for onnx2tf")
+            (self.staging / "base").mkdir(exist_ok=True)
+            return formats.export_onnx(self.model, self.input_size, self.staging / "base" / f"{self.name}.batch1.onnx",
+                                       False, dict(self.meta_for("onnx", "fp32"), batch=1))
+
+        return self._once("onnx_batch1", make)
+
+    def rewritten(self, fmt: str) -> Path:
+        """The ONNX file ``fmt``'s files are made from: ``base()`` (``static_base()`` for TFLite) with
+        the rewrites meant for ``fmt`` (``rewrite.FORMAT_REWRITES``), or that file itself when there are none."""
+        from .rewrite import FORMAT_REWRITES, rewrite_for_format
+
+        src = self.static_base() if fmt == "tflite" else self.base()
+        if not FORMAT_REWRITES.get(fmt):
+            return src
+
+        def make() -> Path:
+            path = src.with_name(f"{src.stem}.{fmt}.onnx")
+            applied = rewrite_for_format(src, path, fmt)
+            self.say(f"{fmt}: graph rewrites {', '.join(applied) or 'none applied'}")
             return path
 
-        return self._once("openvino", make)
+        return self._once(f"rewritten_{fmt}", make)
 
     def tflite(self, precision: str, wanted: Dict[str, Path], calib) -> Path:
         """The staged TFLite file for ``precision``; the first call converts every precision in ``wanted``."""
         from . import formats
 
         def make() -> Dict[str, Path]:
-            src = self.base()
+            src = self.rewritten("tflite")
             self.say("tflite: converting with onnx2tf (all precisions in one run)")
             for path in wanted.values():
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -95,14 +118,15 @@ class Sources:
 
         from . import formats
 
+        src = self.rewritten(fmt)
         if fmt == "onnx" and precision == "fp32":
-            shutil.copyfile(self.base(), staged)
+            shutil.copyfile(src, staged)  # its metadata is the base's, meta_for("onnx", "fp32"), kept by the rewrites
         elif fmt == "onnx" and precision == "fp16":
-            formats.onnx_to_fp16(self.base(), staged, meta)
+            formats.onnx_to_fp16(src, staged, meta)
         elif fmt == "onnx":
-            formats.onnx_to_int8(self.base(), staged, calib, meta)
+            formats.onnx_to_int8(src, staged, calib, meta)
         else:
-            formats.onnx_to_openvino(self.openvino(), staged, precision, calib, meta)
+            formats.onnx_to_openvino(src, staged, precision, calib, meta)
 
 
 __all__ = ["Sources", "publish", "remove"]

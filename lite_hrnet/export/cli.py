@@ -18,7 +18,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         report = export_model(
             args.name, formats=args.formats, precisions=args.precision, out_dir=args.out, weights=args.weights,
-            dynamic_batch=args.dynamic_batch, calib=args.calib, calib_count=args.calib_count,
+            dynamic_batch=not args.static_batch, calib=args.calib, calib_count=args.calib_count,
             verify=not args.no_verify, reuse=args.reuse, progress=progress, end_to_end=args.end_to_end,
         )
     except ExportError as e:
@@ -36,7 +36,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", help="checkpoint path or registered weights name (default: random init)")
     p.add_argument("--formats", default="onnx", help="comma-separated: onnx,openvino,tflite (default: onnx)")
     p.add_argument("--precision", default="fp32", help="comma-separated: fp32,fp16,int8 (default: fp32)")
-    p.add_argument("--dynamic-batch", action="store_true", help="dynamic batch dimension (ONNX, OpenVINO; default: batch 1)")
+    batch = p.add_mutually_exclusive_group()
+    batch.add_argument("--static-batch", action="store_true",
+                       help="ONNX and OpenVINO files with a fixed batch of 1 (default: dynamic batch, all persons of a frame in one call)")
+    batch.add_argument("--dynamic-batch", action="store_true", help="dynamic batch dimension for ONNX and OpenVINO (the default)")
     p.add_argument("--calib", default=None, help="folder of calibration images, or 'synthetic' (default)")
     p.add_argument("--calib-count", type=int, default=32, help="calibration images to use (default 32)")
     p.add_argument("--out", default="exports", help="output folder (default: exports)")

@@ -278,11 +278,20 @@ def onnx_to_tflite(src: Path, out: Dict[str, Path], calib: Optional[np.ndarray],
                 if not tflite.is_file():
                     raise ExportError(f"onnx2tf did not produce {produced[precision]} for {target.name}")
                 data = tflite.read_bytes()
+            data = _batch_free(data)
             target.write_bytes(md.write_tflite_metadata(data, metas[precision]))
             written.append(target)
         return written
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _batch_free(data: bytes) -> bytes:
+    """``data`` (a batch-1 .tflite) with reshape targets that take the batch from their input (any batch runs)."""
+    from .rewrite import tflite_batch_free_reshapes
+
+    model = md.unpack_tflite(data)
+    return md.pack_tflite(model, len(data)) if tflite_batch_free_reshapes(model) else data
 
 
 ONNX2TF_SAMPLE_FILE = "calibration_image_sample_data_20x128x128x3_float32.npy"

@@ -22,8 +22,24 @@ Which rewrite each runtime gets was decided by timing every variant
   converter then rejects the graph (a strided slice feeding the 4-way concat
   breaks its same-scale rule), and one onnx2tf run makes all precisions. Kept,
   tested, for a later fp32-only path.
+* ``nearest_upsample_as_broadcast``, used by nobody (it measured slower in every
+  runtime: ``benchmarks/export/deploy_graph.md``): a nearest upsampling by an
+  integer factor that only feeds element-wise Mul/Add (Lite-HRNet's
+  cross-resolution weights and the fuse layers' upsampled branches) becomes a
+  broadcast over a reshaped view: ``x * up(w)`` is ``x`` viewed as
+  N x C x h x f x w x f times ``w`` viewed as N x C x h x 1 x w x 1, with no
+  Resize and no upsampled copy of ``w``.
+* ``computed_reshapes_as_constants``, used for ONNX Runtime and OpenVINO: a
+  dynamic-batch export computes every reshape target from the input's shape
+  (96 Shape, 190 Slice and 96 Concat nodes in LH-18); ``[0, C, ...]`` constants
+  give the same targets for any batch, so the dynamic-batch file has the static
+  file's operations.
+* ``tflite_batch_free_reshapes``, on every TFLite file after onnx2tf: reshape
+  targets ``[1, ...]`` become ``[-1, ...]`` so that the batch-1 file runs all
+  persons of a frame in one call once its input is resized.
 
-ONNX Runtime gets the plain graph: it runs neither rewrite faster.
+Batch norm needs no pass: the TorchScript exporter folds it into the convolutions
+(the exported graph has no BatchNormalization node).
 """
 
 from __future__ import annotations
@@ -57,15 +73,19 @@ def tensor_shapes(model) -> Dict[str, List]:
 
 
 def _remove_dead_nodes(graph) -> None:
-    """Drop nodes whose outputs nobody reads (the shape arithmetic of a replaced reshape)."""
+    """Drop nodes whose outputs nobody reads (the shape arithmetic of a replaced reshape), then unread initializers."""
     outputs = {o.name for o in graph.output}
     while True:
         used = {name for node in graph.node for name in node.input} | outputs
         live = [n for n in graph.node if any(o in used for o in n.output)]
         if len(live) == len(graph.node):
-            return
+            break
         del graph.node[:]
         graph.node.extend(live)
+    kept = [init for init in graph.initializer if init.name in used]
+    if len(kept) != len(graph.initializer):
+        del graph.initializer[:]
+        graph.initializer.extend(kept)
 
 
 def node_attribute(node, name: str, default=None):
@@ -197,14 +217,230 @@ def nearest_power_of_two_steps(node, constants: Dict[str, np.ndarray]) -> int:
     return steps if steps >= 1 and 2.0 ** steps == factor else 0
 
 
+def symbolic_shapes(model) -> Dict[str, List]:
+    """Shapes of every tensor, each dim an int or the name of a symbolic dim (``"batch"``), None when unknown.
+
+    Needs ONNX Runtime's symbolic shape inference (it follows the Shape/Concat arithmetic
+    of a dynamic-batch graph); an empty dict when it is not installed or fails.
+    """
+    try:
+        from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+
+        inferred = SymbolicShapeInference.infer_shapes(model, auto_merge=True)
+    except Exception:  # not installed, or a graph it cannot follow: no rewrite then
+        return {}
+    shapes: Dict[str, List] = {}
+    for value in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
+        dims = value.type.tensor_type.shape.dim
+        shapes[value.name] = [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in dims]
+    return shapes
+
+
+def computed_reshapes_as_constants(model) -> int:
+    """Give each Reshape whose target shape is computed at run time (Shape -> Gather -> Concat) a constant one.
+
+    A dynamic-batch export computes the target of every reshape from the input's
+    shape; when the output keeps the input's batch dim (the same symbol) in front and
+    every other dim is a number, ``[0, d1, d2, ...]`` (0: copy the input's dim) is the
+    same target for every batch, and the shape arithmetic goes away. Rewrites ``model``
+    in place; returns the number of Reshape nodes changed.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    graph = model.graph
+    shapes = symbolic_shapes(model)
+    constants = _constants(graph)
+    changed = 0
+    for node in graph.node:
+        if node.op_type != "Reshape" or node.input[1] in constants or node_attribute(node, "allowzero", 0):
+            continue
+        source, result = shapes.get(node.input[0]), shapes.get(node.output[0])
+        if (not source or not result or not isinstance(source[0], str) or result[0] != source[0]
+                or not all(isinstance(d, int) and d > 0 for d in result[1:])):
+            continue
+        target = f"{node.output[0]}_target"
+        graph.initializer.append(numpy_helper.from_array(np.array([0] + result[1:], np.int64), target))
+        node.input[1] = target
+        changed += 1
+    _remove_dead_nodes(graph)
+    onnx.checker.check_model(model)
+    return changed
+
+
+def nearest_integer_factor(node, constants: Dict[str, np.ndarray]) -> int:
+    """f when ``node`` is a nearest Resize of N x C x H x W by the integer f >= 2 on both spatial axes, else 0.
+
+    Only torch's ``mode="nearest"`` (asymmetric coordinates, floor) is recognised: output
+    pixel ``(y, x)`` then reads input pixel ``(y // f, x // f)``.
+    """
+    if (node_attribute(node, "mode", b"nearest") != b"nearest"
+            or node_attribute(node, "coordinate_transformation_mode", b"half_pixel") != b"asymmetric"
+            or node_attribute(node, "nearest_mode", b"round_prefer_floor") != b"floor"):
+        return 0
+    scales = constants.get(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+    if scales is None or scales.shape != (4,) or list(scales[:2]) != [1.0, 1.0] or scales[2] != scales[3]:
+        return 0
+    factor = float(scales[2])
+    return int(factor) if factor >= 2 and factor == int(factor) else 0
+
+
+def _constants(graph) -> Dict[str, np.ndarray]:
+    """Initializers and Constant node outputs of ``graph``, by name."""
+    from onnx import numpy_helper
+
+    constants = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant" and node.output:
+            value = node_attribute(node, "value")
+            if value is not None:
+                constants[node.output[0]] = numpy_helper.to_array(value)
+    return constants
+
+
+def nearest_upsample_as_broadcast(model) -> int:
+    """Replace each nearest Resize by an integer f whose only readers are Mul/Add with a full-size operand.
+
+    ``op(x, up(w))`` with ``x``: N x C x fh x fw and ``w``: N x C x h x w becomes
+    ``Reshape(op(Reshape(x, [0, C, h, f, w, f]), Reshape(w, [0, C, h, 1, w, 1])), [0, C, fh, fw])``:
+    element ``(y, x)`` meets ``w[y // f, x // f]`` as before, so the products and sums
+    are the same float operations on the same values (``0`` keeps the batch, dynamic or not).
+    Operand order is kept. Rewrites ``model`` in place; returns the number of Resize nodes removed.
+    """
+    import onnx
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    shapes = tensor_shapes(model)
+    constants = _constants(graph)
+    consumers = _consumers(model)
+    graph_outputs = {o.name for o in graph.output}
+    before: Dict[int, List] = {}  # id(node) -> nodes to insert before it
+    replace: Dict[int, object] = {}
+    dropped = set()
+    for node in graph.node:
+        factor = nearest_integer_factor(node, constants) if node.op_type == "Resize" else 0
+        small, big = shapes.get(node.input[0]), shapes.get(node.output[0])
+        readers = consumers.get(node.output[0], [])
+        if (not factor or not small or not big or len(small) != 4 or None in small[1:] or node.output[0] in graph_outputs
+                or not readers or any(r.op_type not in ("Mul", "Add") for r in readers)):
+            continue
+        channels, h, w = small[1:]
+        full = [None, channels, h * factor, w * factor]
+        others = [r.input[1] if r.input[0] == node.output[0] else r.input[0] for r in readers]
+        if any(r.input[0] == r.input[1] or (shapes.get(o) or [None])[1:] != full[1:] for r, o in zip(readers, others)):
+            continue
+        tag = node.output[0]
+        names = {f"{tag}_view6": [0, channels, h, factor, w, factor], f"{tag}_small6": [0, channels, h, 1, w, 1],
+                 f"{tag}_back4": [0, channels, h * factor, w * factor]}
+        for name, value in names.items():
+            graph.initializer.append(numpy_helper.from_array(np.array(value, np.int64), name))
+        small6 = f"{tag}_as_broadcast"
+        # Readers are in graph order: the first one gets the view of w, each its own view of x.
+        before.setdefault(id(readers[0]), []).append(
+            helper.make_node("Reshape", [node.input[0], f"{tag}_small6"], [small6], name=small6))
+        for index, (reader, other) in enumerate(zip(readers, others)):
+            view = f"{tag}_view{index}"
+            product = f"{tag}_product{index}"
+            operands = [view, small6] if reader.input[0] == other else [small6, view]
+            before.setdefault(id(reader), []).extend([
+                helper.make_node("Reshape", [other, f"{tag}_view6"], [view], name=view),
+                helper.make_node(reader.op_type, operands, [product], name=product)])
+            replace[id(reader)] = helper.make_node("Reshape", [product, f"{tag}_back4"], list(reader.output),
+                                                   name=f"{reader.name or product}_back")
+        dropped.add(id(node))
+    nodes = []
+    for n in graph.node:
+        if id(n) in dropped:
+            continue
+        nodes.extend(before.get(id(n), []))
+        nodes.append(replace.get(id(n), n))
+    del graph.node[:]
+    graph.node.extend(nodes)
+    _remove_dead_nodes(graph)
+    onnx.checker.check_model(model)
+    return len(dropped)
+
+
+def tflite_batch_free_reshapes(model) -> int:
+    """Let a batch-1 TFLite ``model`` (a flatbuffer ``ModelT``) run any batch: reshape targets ``[1, ...]`` become ``[-1, ...]``.
+
+    onnx2tf writes every reshape's target shape as a constant with the batch of 1 in
+    front, so resizing the input (``Interpreter.resize_tensor_input``) fails there. With
+    -1 the reshape takes the batch from its input: the same values at batch 1, and
+    each person reshaped alone at batch N (the other dims are whole per-person
+    extents). The input's shape signature gets -1 as its batch, which marks the file
+    as resizable. Rewrites ``model`` in place; returns the number of targets changed.
+    """
+    from ..metadata import tflite_schema
+
+    schema = tflite_schema()
+    graph = model.subgraphs[0]
+    codes = [c.builtinCode or c.deprecatedBuiltinCode for c in model.operatorCodes]
+    is_reshape = [codes[op.opcodeIndex] == schema.BuiltinOperator.RESHAPE for op in graph.operators]
+    # TFLite shares a buffer between equal constants: a target whose buffer something else reads gets its own copy.
+    other_use, other_tensor_use = set(), set()
+    for op, reshape in zip(graph.operators, is_reshape):
+        for position, index in enumerate(op.inputs):
+            if index >= 0 and not (reshape and position == 1):
+                other_use.add(graph.tensors[index].buffer)
+                other_tensor_use.add(index)
+    changed, done = 0, set()
+    for op, reshape in zip(graph.operators, is_reshape):
+        if not reshape or len(op.inputs) < 2 or op.inputs[1] < 0:
+            continue
+        options = op.builtinOptions
+        if options is not None and getattr(options, "newShape", None) is not None and len(options.newShape):
+            if options.newShape[0] == 1:
+                options.newShape = [-1] + list(options.newShape)[1:]
+        tensor = graph.tensors[op.inputs[1]]
+        buffer = model.buffers[tensor.buffer]
+        if tensor.buffer in done:
+            changed += 1
+            continue
+        if (tensor.type != schema.TensorType.INT32 or op.inputs[1] in other_tensor_use or buffer.data is None
+                or len(buffer.data) == 0):
+            continue
+        target = np.frombuffer(bytes(bytearray(buffer.data)), np.int32).copy()
+        if len(target) < 2 or target[0] != 1 or (target < 0).any():
+            continue
+        target[0] = -1
+        if tensor.buffer in other_use:
+            buffer = schema.BufferT()
+            model.buffers.append(buffer)
+            tensor.buffer = len(model.buffers) - 1
+        buffer.data = np.frombuffer(target.tobytes(), np.uint8)
+        done.add(tensor.buffer)
+        changed += 1
+    for index in graph.inputs:
+        tensor = graph.tensors[index]
+        shape = list(tensor.shape) if tensor.shape is not None else []
+        if changed and shape and shape[0] == 1:
+            tensor.shapeSignature = [-1] + shape[1:]
+    return changed
+
+
+# Passes on the converted file itself, after the converter (TFLite flatbuffers from onnx2tf).
+CONVERTED_FILE_REWRITES = {
+    "tflite": ("tflite_batch_free_reshapes",),
+}
+
 # The rewrites each format's converter gets, in order (see the module docstring for the measurements).
 FORMAT_REWRITES = {
-    "openvino": ("channel_shuffle_as_conv",),
+    "onnx": ("computed_reshapes_as_constants",),
+    "openvino": ("computed_reshapes_as_constants", "channel_shuffle_as_conv"),
 }
 _REWRITES = {
     "channel_shuffle_as_conv": channel_shuffle_as_conv,
     "nearest_upsample_as_depth_to_space": nearest_upsample_as_depth_to_space,
+    "nearest_upsample_as_broadcast": nearest_upsample_as_broadcast,
+    "computed_reshapes_as_constants": computed_reshapes_as_constants,
 }
+
+
+def applied_rewrites(fmt: str) -> List[str]:
+    """The names of every rewrite a ``fmt`` file is made with, as recorded in its metadata (``graph_rewrites``)."""
+    return list(FORMAT_REWRITES.get(fmt, ())) + list(CONVERTED_FILE_REWRITES.get(fmt, ()))
 
 
 def rewrite_for_format(src, dst, fmt: str) -> List[str]:

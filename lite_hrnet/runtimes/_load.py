@@ -57,7 +57,8 @@ def load(model: ModelLike, device: str = "cpu", threads: Optional[int] = None, p
         weights: checkpoint for a registered model name (PyTorch backend).
         spec: metadata (ModelSpec, registered name or dict) for a callable or a file
             without lite-hrnet metadata.
-        max_batch: for a callable: the largest batch it takes at once (None: any).
+        max_batch: the largest batch one call of the runtime gets: for a callable (None: any), and for
+            a file that takes any batch (None: :data:`~lite_hrnet.runtimes.base.DEFAULT_BATCH_CAP`).
     """
     if isinstance(model, Backend):
         return model
@@ -78,7 +79,7 @@ def load(model: ModelLike, device: str = "cpu", threads: Optional[int] = None, p
     path = Path(text)
     fmt = format_of_path(path)
     if fmt is not None and fmt.name != "torch":
-        return file_backend_class(fmt.name)(path, device, threads, precision, spec=spec or model_name)
+        return file_backend_class(fmt.name)(path, device, threads, precision, spec=spec or model_name, max_batch=max_batch)
     owner = companion_of(path)
     if owner is not None:
         raise ValueError(f"model {text}: pass the {owner.title} {owner.suffix} file, not its {path.suffix.lower()}")

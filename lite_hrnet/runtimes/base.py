@@ -7,8 +7,11 @@ A backend is a callable ``backend(batch) -> heatmaps``:
 - returns N x K x h x w float32 heatmaps (``h, w = H / 4, W / 4``).
 
 Both are NCHW whatever the file's own layout (the metadata's ``layout`` says
-NCHW or NHWC for the file; backends transpose). Batch sizes the file does not
-support (a static batch of 1, say) are run in pieces and the results joined.
+NCHW or NHWC for the file; backends transpose). All persons of a call go to the
+runtime at once when the file takes any batch (a dynamic batch, or a TFLite file
+whose input is resized), up to ``batch_cap`` (:data:`DEFAULT_BATCH_CAP`) per run to
+bound memory; batch sizes a static file does not support (a static batch of 1, say)
+are run in pieces. Either way the results are joined in order.
 
 End-to-end files (metadata ``end_to_end``, :mod:`lite_hrnet.export.end_to_end`) decode
 inside and give no heatmaps: :meth:`Backend.keypoints` takes N x H x W x 3 uint8 RGB
@@ -38,9 +41,14 @@ from ..specs import ModelSpec, get_model_spec
 SpecLike = Union[ModelSpec, str, Mapping[str, Any]]
 
 __all__ = [
-    "Backend", "CallableBackend", "FileBackend", "ModelFileError", "RuntimeInfo", "SpecLike",
+    "Backend", "CallableBackend", "DEFAULT_BATCH_CAP", "FileBackend", "ModelFileError", "RuntimeInfo", "SpecLike",
     "check_batch", "check_threads", "existing_file", "first_line", "metadata_from_spec", "missing_extra",
 ]
+
+
+#: persons per runtime call, at most, for files that take any batch: bounds the memory the
+#: runtime allocates for activations, which grows with the batch
+DEFAULT_BATCH_CAP = 16
 
 
 class ModelFileError(ValueError):
@@ -152,6 +160,8 @@ class Backend:
     max_batch: Optional[int] = None
     #: a static batch must be filled exactly (pad the last piece); False: runs take up to max_batch.
     exact_batch: bool = True
+    #: largest batch one run takes when the file takes any (``max_batch`` None): a memory bound; None: no bound.
+    batch_cap: Optional[int] = None
     #: what the backend promises for concurrent calls.
     thread_safety: str = ""
 
@@ -194,7 +204,7 @@ class Backend:
         return outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=0)
 
     def _chunks(self, x: np.ndarray) -> Iterator[np.ndarray]:
-        step = self.max_batch or x.shape[0]
+        step = self.max_batch or self.batch_cap or x.shape[0]
         for start in range(0, x.shape[0], step):
             yield x[start:start + step]
 
@@ -269,13 +279,18 @@ class FileBackend(Backend):
         threads: CPU threads for the runtime (None: its default).
         precision: the precision to compute in, where the runtime can choose (see each backend).
         spec: metadata to use when the file carries none (a file not exported by lite-hrnet).
+        max_batch: persons per runtime call at most when the file takes any batch (``batch_cap``;
+            None: :data:`DEFAULT_BATCH_CAP`); a file with a static batch runs that batch.
     """
 
     #: the format's name in :data:`lite_hrnet.formats.FILE_FORMATS`
     format_name: str = ""
 
     def __init__(self, path: Union[str, os.PathLike], device: str = "cpu", threads: Optional[int] = None,
-                 precision: Optional[str] = None, spec: Optional[SpecLike] = None) -> None:
+                 precision: Optional[str] = None, spec: Optional[SpecLike] = None, max_batch: Optional[int] = None) -> None:
+        if max_batch is not None and (isinstance(max_batch, bool) or not isinstance(max_batch, (int, np.integer)) or max_batch < 1):
+            raise ValueError(f"max_batch must be a positive integer or None, got {max_batch!r}")
+        self.batch_cap = DEFAULT_BATCH_CAP if max_batch is None else int(max_batch)
         runtime = self._import_runtime()
         self._open(runtime, existing_file(path), device, check_threads(threads), precision, spec)
 

@@ -4,6 +4,12 @@ The interpreter comes from ``ai_edge_litert`` (``pip install 'lite-hrnet[tflite]
 else ``tflite_runtime``, else ``tensorflow.lite``. Float models run on the
 XNNPACK delegate that these interpreters apply by default, with ``num_threads``.
 
+Batches: onnx2tf writes files with a static batch of 1. Their input tensor is
+resized to the number of persons of a call (``resize_tensor_input`` +
+``allocate_tensors``, kept until a call brings another count), so that all persons
+of a frame run in one ``invoke``, up to ``batch_cap`` of them; a file whose graph
+cannot be resized runs one person per call.
+
 Thread safety: a TFLite ``Interpreter`` is NOT thread-safe (its input and
 output tensors are shared state). Every call holds the backend's lock from
 setting the input to reading the output, so concurrent calls are safe but run
@@ -124,19 +130,43 @@ class TFLiteBackend(FileBackend):
         if out_channels != self.num_joints:
             raise ModelFileError(f"{path}: output has {out_channels} channels but the metadata says {self.num_joints} joints")
         signature = self._in.get("shape_signature")
-        self._dynamic_batch = signature is not None and len(signature) == 4 and int(signature[0]) == -1
-        self.max_batch = None if self._dynamic_batch else shape[0]
+        dynamic = signature is not None and len(signature) == 4 and int(signature[0]) == -1
+        # A static batch of 1 is resized too (heatmap files only: an end-to-end graph's decoding is left as written).
+        self._resizable = dynamic or (shape[0] == 1 and not self.end_to_end)
+        self.max_batch = None if self._resizable else shape[0]
         self._batch_now = shape[0]
 
+    def _resize(self, n: int) -> bool:
+        """Resize the input to a batch of ``n``; False (input back to batch 1) when the graph does not take it."""
+        shape = [n] + [int(v) for v in self._in["shape"][1:]]
+        try:
+            self.interpreter.resize_tensor_input(self._in["index"], shape)
+            self.interpreter.allocate_tensors()
+            out_batch = int(self.interpreter.get_output_details()[0]["shape"][0])
+            if out_batch != n:
+                raise ValueError(f"output batch {out_batch}")
+        except Exception:  # a batch size baked into the graph (a reshape): run one person per call
+            self._resizable = False
+            self.interpreter.resize_tensor_input(self._in["index"], [1] + shape[1:])
+            self.interpreter.allocate_tensors()
+            self._batch_now = 1
+            return False
+        self._batch_now = n
+        return True
+
+    def _invoke(self, batch: np.ndarray) -> np.ndarray:
+        self.interpreter.set_tensor(self._in["index"], _quantize(batch, self._in))
+        self.interpreter.invoke()
+        # get_tensor copies: the next invoke overwrites the interpreter's buffer
+        return self.interpreter.get_tensor(self._out["index"])
+
     def _run(self, batch: np.ndarray) -> np.ndarray:
+        n = batch.shape[0]
         with self._lock:
-            if self._dynamic_batch and batch.shape[0] != self._batch_now:
-                self.interpreter.resize_tensor_input(self._in["index"], list(batch.shape))
-                self.interpreter.allocate_tensors()
-                self._batch_now = batch.shape[0]
-            self.interpreter.set_tensor(self._in["index"], _quantize(batch, self._in))
-            self.interpreter.invoke()
-            raw = self.interpreter.get_tensor(self._out["index"])
+            if n != self._batch_now and not (self._resizable and self._resize(n)):
+                raw = np.concatenate([self._invoke(batch[i:i + 1]) for i in range(n)], axis=0)
+            else:
+                raw = self._invoke(batch)
         return _dequantize(raw, self._out)
 
 

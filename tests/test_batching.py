@@ -1,0 +1,116 @@
+"""All persons of a frame in one runtime call: the default exports take any batch, and batch N equals N x batch 1.
+
+The trained demo model (LH-18 128x96) is exported once with the defaults (dynamic batch
+for ONNX and OpenVINO, a batch-1 TFLite file whose reshapes take any batch), unchecked
+against PyTorch: the export tests do that; here each file is checked against itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("onnx")
+
+import lite_hrnet  # noqa: E402
+from lite_hrnet import metadata as md  # noqa: E402
+from lite_hrnet import runtimes  # noqa: E402
+
+DEMO_NAME = "litehrnet_18_coco_128x96"
+FORMATS = ("onnx", "openvino", "tflite")
+# relative to the largest heatmap value: batch N may only change the order of float sums
+TOLERANCE = 1e-5
+
+
+@pytest.fixture(scope="module")
+def demo_files(tmp_path_factory):
+    from lite_hrnet.export import export_model
+    from lite_hrnet.formats import missing_export_modules
+    from lite_hrnet.models import resolve_weights
+
+    missing = missing_export_modules(FORMATS)
+    if missing:
+        pytest.skip(f"exporting needs {', '.join(missing)}")
+    weights = resolve_weights("synthetic", lite_hrnet.get_model_spec(DEMO_NAME))
+    out = tmp_path_factory.mktemp("batching")
+    report = export_model(DEMO_NAME, FORMATS, "fp32", out_dir=out, weights=weights, verify=False)
+    return {a.format: a.path for a in report.artifacts}
+
+
+@pytest.fixture(scope="module")
+def crops():
+    from lite_hrnet.export.calibration import calibration_batch
+
+    spec = lite_hrnet.get_model_spec(DEMO_NAME)
+    return calibration_batch(None, spec.input_size, spec.mean, spec.std, count=5, seed=3)
+
+
+def _counting_runs(backend):
+    """Count the backend's runtime calls (each ``_run``) from now on; returns the list they are appended to."""
+    calls = []
+    run = backend._run
+
+    def counted(batch):
+        calls.append(batch.shape[0])
+        return run(batch)
+
+    backend._run = counted
+    return calls
+
+
+def _open(path):
+    # OpenVINO computes in bf16 by default on CPUs that have it: compare in f32.
+    return runtimes.load(path, threads=1, precision="fp32" if str(path).endswith(".xml") else None)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_batch_n_is_n_times_batch_1_in_one_call(demo_files, crops, fmt):
+    backend = _open(demo_files[fmt])
+    singles = np.concatenate([backend(crops[i:i + 1]) for i in range(len(crops))])
+    calls = _counting_runs(backend)
+    batched = backend(crops)
+    assert calls == [len(crops)], f"{fmt}: {len(crops)} persons took runtime calls of {calls}"
+    assert batched.shape == singles.shape == (len(crops), 17, 32, 24)
+    scale = np.abs(singles).max()
+    assert scale > 0.1  # a trained network's heatmaps, not zeros
+    assert np.abs(batched - singles).max() <= TOLERANCE * scale
+    assert backend.max_batch is None and backend.info.batch is None
+
+
+def test_default_exports_record_their_batch_and_rewrites(demo_files):
+    assert md.read_metadata(demo_files["onnx"])["batch"] == "dynamic"
+    assert md.read_metadata(demo_files["openvino"])["batch"] == "dynamic"
+    tflite = md.read_metadata(demo_files["tflite"])
+    assert tflite["batch"] == 1 and "tflite_batch_free_reshapes" in tflite["graph_rewrites"]
+    assert "channel_shuffle_as_conv" in md.read_metadata(demo_files["openvino"])["graph_rewrites"]
+    from lite_hrnet.runtimes.tflite_backend import import_interpreter
+
+    interpreter = import_interpreter()[0](model_path=str(demo_files["tflite"]))
+    assert list(interpreter.get_input_details()[0]["shape_signature"][:1]) == [-1]  # marked resizable
+
+
+def test_batch_cap_splits_a_call_and_keeps_the_order(demo_files, crops):
+    whole = _open(demo_files["tflite"])(crops)
+    capped = runtimes.load(demo_files["tflite"], threads=1, max_batch=2)
+    calls = _counting_runs(capped)
+    np.testing.assert_allclose(capped(crops), whole, rtol=0, atol=TOLERANCE * np.abs(whole).max())
+    assert calls == [2, 2, 1]
+    assert runtimes.load(demo_files["onnx"]).batch_cap == 16  # the default bound
+    with pytest.raises(ValueError, match="max_batch"):
+        runtimes.load(demo_files["onnx"], max_batch=0)
+
+
+def test_predict_runs_every_box_of_a_frame_in_one_call(demo_files):
+    from lite_hrnet.pipeline import PoseEstimator
+
+    rng = np.random.RandomState(0)
+    frame = rng.randint(0, 255, (480, 640, 3), dtype=np.uint8)
+    boxes = np.array([[40 + 70 * i, 60, 100 + 70 * i, 300] for i in range(8)], np.float32)
+    estimator = PoseEstimator(_open(demo_files["onnx"]))
+    one_by_one = [estimator.predict(frame, boxes[i:i + 1]) for i in range(len(boxes))]
+    calls = _counting_runs(estimator.backend)
+    together = estimator.predict(frame, boxes)
+    assert calls == [8]
+    np.testing.assert_allclose(together.keypoints, np.concatenate([r.keypoints for r in one_by_one]), atol=1e-3)
+    np.testing.assert_allclose(together.scores, np.concatenate([r.scores for r in one_by_one]), atol=1e-5)
