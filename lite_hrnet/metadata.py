@@ -44,13 +44,23 @@ def parse_metadata(text: Union[str, bytes], path: Union[str, Path]) -> Dict[str,
     """Parse and check the stored JSON; ``path`` names the file in errors."""
     try:
         meta = json.loads(text)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise MetadataError(f"{path}: lite-hrnet metadata is not valid JSON") from None
+    if not isinstance(meta, dict):
+        raise MetadataError(f"{path}: lite-hrnet metadata is not a JSON object")
     meta.pop("lite_hrnet_metadata", None)
     missing = [k for k in REQUIRED_FIELDS if k not in meta]
     if missing:
         raise MetadataError(f"{path}: lite-hrnet metadata lacks {', '.join(missing)}")
     return meta
+
+
+def _short(e: Exception) -> str:
+    """The first line of a runtime's error, without its long prefixes and the path (the message names it)."""
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    text = lines[0] if lines else type(e).__name__
+    text = text.split("failed:", 1)[-1].strip() if "failed:" in text else text
+    return text[:200]
 
 
 # ---------------------------------------------------------------- ONNX
@@ -61,7 +71,10 @@ def read_onnx_metadata(path: Union[str, Path]) -> Dict[str, Any]:
 
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    try:
+        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime's InvalidProtobuf, InvalidArgument, Fail... for a damaged file
+        raise MetadataError(f"{path}: not a readable ONNX file ({_short(e)})") from None
     props = session.get_modelmeta().custom_metadata_map
     if METADATA_KEY not in props:
         raise MetadataError(f"{path}: no lite-hrnet metadata (not exported by lite-hrnet?)")
@@ -88,7 +101,10 @@ def read_openvino_metadata(model_or_path) -> Dict[str, Any]:
         import openvino as ov
 
         path = model_or_path
-        model = ov.Core().read_model(str(model_or_path))
+        try:
+            model = ov.Core().read_model(str(model_or_path))
+        except Exception as e:  # OpenVINO raises RuntimeError for damaged XML or weights
+            raise MetadataError(f"{path}: not a readable OpenVINO IR ({_short(e)})") from None
     if not model.has_rt_info([METADATA_KEY]):
         raise MetadataError(f"{path}: no lite-hrnet metadata (not exported by lite-hrnet?)")
     return parse_metadata(model.get_rt_info([METADATA_KEY]).astype(str), path)
