@@ -34,6 +34,7 @@ from .geometry import (
     PADDING, box_to_center_scale, crop_matrix, heatmap_to_image, keypoints_to_boxes, normalize_crops, warp_crop,
 )
 from .runtimes import Backend, load
+from .smoothing import OneEuroFilter
 
 __all__ = [
     "IMAGE_SUFFIXES", "PoseEstimator", "PoseResult", "PoseTracker", "box_to_center_scale", "check_boxes", "crop_matrix",
@@ -351,31 +352,51 @@ class PoseTracker:
     ``kpt_thr`` is lost. Track ids persist while a person is tracked; given boxes
     take over the id of the tracked box they overlap most (IoU above ``iou_thr``).
 
+    With ``smoothing``, the returned keypoints are One-Euro filtered per track
+    (:class:`lite_hrnet.smoothing.OneEuroFilter`, keyed by the frame's time stamp);
+    the next boxes still come from the raw keypoints, so that the crops follow the
+    person without the filter's lag. The Java library's ``PoseTracker`` does the same.
+
     Args:
         estimator: the :class:`PoseEstimator` to run.
         kpt_thr: keypoint score threshold for the next box.
         min_keypoints: confident keypoints needed to keep tracking a person.
         enlarge: factor the keypoints' bounding box grows by (before the estimator's own padding).
         iou_thr: IoU needed to carry a track id over to a given box.
+        smoothing: None (default), True for :class:`~lite_hrnet.smoothing.OneEuroFilter` with its
+            defaults, or a filter of your own.
     """
+
+    #: Without time stamps, frame ``i`` (counted from the tracker's creation) is at ``i / 30`` seconds.
+    DEFAULT_FRAME_RATE = 30.0
 
     def __init__(
         self, estimator: PoseEstimator, kpt_thr: float = 0.3, min_keypoints: int = 3, enlarge: float = 1.25,
-        iou_thr: float = 0.3,
+        iou_thr: float = 0.3, smoothing: Union[None, bool, OneEuroFilter] = None,
     ) -> None:
         self.estimator = estimator
         self.kpt_thr = float(kpt_thr)
         self.min_keypoints = int(min_keypoints)
         self.enlarge = float(enlarge)
         self.iou_thr = float(iou_thr)
+        if smoothing is True:
+            smoothing = OneEuroFilter()
+        elif smoothing is False:
+            smoothing = None
+        if smoothing is not None and not isinstance(smoothing, OneEuroFilter):
+            raise ValueError(f"smoothing must be None, True or a OneEuroFilter, got {type(smoothing).__name__}")
+        self.smoothing = smoothing
+        self._frames = 0
         self.reset()
 
     def reset(self) -> None:
-        """Forget every track."""
+        """Forget every track (and the smoothing state)."""
         self._boxes = np.zeros((0, 4), np.float32)
         self._ids = np.zeros((0,), np.int64)
         self._box_scores = np.zeros((0,), np.float32)
         self._next_id = 0
+        if self.smoothing is not None:
+            self.smoothing.reset()
 
     @property
     def needs_boxes(self) -> bool:
@@ -392,10 +413,20 @@ class PoseTracker:
         self._next_id += n
         return ids
 
-    def update(self, frame: np.ndarray, boxes: Any = None) -> PoseResult:
-        """Poses of one frame; the result carries ``track_ids``."""
+    def update(self, frame: np.ndarray, boxes: Any = None, timestamp: Optional[float] = None) -> PoseResult:
+        """Poses of one frame; the result carries ``track_ids``.
+
+        Args:
+            frame: H x W x 3 uint8 BGR (grayscale and BGRA are converted).
+            boxes: detector boxes (N x 4 or N x 5, image pixels), or None to use the tracked boxes
+                (or the whole frame when nobody is tracked).
+            timestamp: the frame's time in seconds, for smoothing (must increase); default
+                ``frames so far / DEFAULT_FRAME_RATE``.
+        """
         frame = prepare_image(frame, "frame")
         height, width = frame.shape[:2]
+        t = float(timestamp) if timestamp is not None else self._frames / self.DEFAULT_FRAME_RATE
+        self._frames += 1
         if boxes is not None:
             given, given_scores, _ = check_boxes(boxes, (height, width))
             ids = np.full((len(given),), -1, dtype=np.int64)
@@ -430,6 +461,8 @@ class PoseTracker:
         self._boxes = next_boxes[ok]
         self._ids = result.track_ids[ok]
         self._box_scores = result.box_scores[ok]
+        if self.smoothing is not None:
+            result.keypoints = self.smoothing(result.keypoints, result.track_ids, t)
         return result
 
 

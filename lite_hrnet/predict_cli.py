@@ -19,6 +19,9 @@ from tracking (``--track``), or the whole image is one person.
   keys match the path as given, the file name or the stem; for a video, the keys
   are frame indices (``"0"``, ``"1"``, ...).
 
+``--smooth`` (with ``--track``) smooths the keypoints over time with a One-Euro filter per
+track (:mod:`lite_hrnet.smoothing`; a video's clock is its frame times).
+
 With ``--boxes``, an image or frame without entries has no persons (unless
 ``--track`` carries persons over from the previous frame). Results go to
 ``OUT/results.json`` (COCO keypoint results plus ``file_name`` and, for videos,
@@ -306,6 +309,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     from .pipeline import PoseEstimator, PoseTracker, draw_poses, load_image, to_coco_results
 
+    if args.smooth and not args.track:
+        raise ValueError("--smooth needs --track (smoothing follows tracked persons)")
     if args.max_frames is not None and args.max_frames < 1:
         raise ValueError(f"--max-frames must be at least 1, got {args.max_frames}")
     for arg, value in (("--box-thr", args.box_thr), ("--kpt-thr", args.kpt_thr)):
@@ -333,10 +338,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
     # With a single input, an unreadable one is an error (exit 2); among several, it is skipped.
     single_input = sum(len(s.paths) if s.kind == "images" else 1 for s in sources) == 1
 
-    def run(image: np.ndarray, frame_boxes: Optional[np.ndarray], tracker, label: str) -> Any:
+    def run(image: np.ndarray, frame_boxes: Optional[np.ndarray], tracker, label: str,
+            timestamp: Optional[float] = None) -> Any:
         t0 = time.perf_counter()
         try:
-            result = tracker.update(image, frame_boxes) if tracker is not None else estimator.predict(image, frame_boxes)
+            result = (tracker.update(image, frame_boxes, timestamp) if tracker is not None
+                      else estimator.predict(image, frame_boxes))
         except ValueError as e:  # bad boxes from --boxes: say which image
             raise ValueError(f"{label}: {e}") from None
         stats.pose_seconds += time.perf_counter() - t0
@@ -351,7 +358,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         for source in sources:
             if stop:
                 break
-            tracker = PoseTracker(estimator, kpt_thr=args.kpt_thr) if args.track else None
+            tracker = PoseTracker(estimator, kpt_thr=args.kpt_thr, smoothing=args.smooth) if args.track else None
             if source.kind == "images":
                 paths = source.paths[: args.max_frames] if args.max_frames else source.paths
                 bar = _progress(len(paths), "images", progress_on and len(paths) > 1)
@@ -451,7 +458,7 @@ def _run_stream(source: Source, args, estimator, boxes: Optional[BoxFile], run, 
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
     bar = _progress(total or None, name, progress_on)
     writer = None
-    stream_tracker = PoseTracker(estimator, kpt_thr=args.kpt_thr) if args.track else None
+    stream_tracker = PoseTracker(estimator, kpt_thr=args.kpt_thr, smoothing=args.smooth) if args.track else None
     stop = False
     index = 0  # the frame's position in the file
     failed_in_a_row = unreadable = decoded = 0
@@ -471,7 +478,9 @@ def _run_stream(source: Source, args, estimator, boxes: Optional[BoxFile], run, 
             frame_boxes = boxes.for_frame(index) if boxes is not None else None
             if boxes is not None and frame_boxes is None and stream_tracker is None:
                 frame_boxes = np.zeros((0, 5), np.float32)
-            result = run(frame, frame_boxes, stream_tracker, f"{name} frame {index}")
+            # smoothing's clock: the video's frame times, a camera's arrival times
+            seconds = index / fps if source.kind == "video" else time.perf_counter()
+            result = run(frame, frame_boxes, stream_tracker, f"{name} frame {index}", seconds)
             for entry in to_coco_results(result, index):
                 entry["file_name"] = name
                 entry["frame"] = index
@@ -534,6 +543,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dark", action="store_true", help="DARK sub-pixel decoding")
     p.add_argument("--track", action="store_true",
                    help="derive each person's next box from the previous frame's keypoints (videos, cameras, image sequences)")
+    p.add_argument("--smooth", action="store_true",
+                   help="with --track: One-Euro smoothing of the keypoints over time (lite_hrnet.smoothing)")
     p.add_argument("--kpt-thr", type=float, default=0.3, help="keypoint score threshold for drawing and tracking (default 0.3)")
     p.add_argument("--max-frames", type=int, help="stop each video/camera (and image list) after this many frames")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

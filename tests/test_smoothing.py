@@ -113,3 +113,66 @@ def test_bad_calls_name_the_problem_and_keep_the_state():
         f(np.full((1, 3, 2), np.nan), [0], 2.0)
     assert list(f.track_ids) == [0]
     np.testing.assert_allclose(f(np.full((1, 3, 2), 10.0), [0], 2.0)[0, 0], [10 * one_euro_alpha(1.0, 1.0)] * 2)
+
+
+# ---------------------------------------------------------------------------- in PoseTracker and predict
+
+
+class _JitteryEstimator:
+    """Stand-in estimator: one person per box, keypoints at fixed places plus noise, scores 0.9."""
+
+    num_joints = 5
+
+    def __init__(self, seed: int = 0) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def predict(self, image, boxes=None):
+        from lite_hrnet.pipeline import PoseResult, check_boxes
+
+        kept, box_scores, indices = check_boxes(boxes, image.shape[:2])
+        base = np.array([[40, 30], [60, 30], [50, 50], [40, 80], [60, 80]], np.float32)
+        keypoints = np.stack([base + self.rng.normal(0, 2, base.shape).astype(np.float32) for _ in kept])
+        return PoseResult(keypoints=keypoints.reshape(len(kept), 5, 2), scores=np.full((len(kept), 5), 0.9, np.float32),
+                          boxes=kept, box_scores=box_scores, box_indices=indices)
+
+
+def test_tracker_smoothing_is_the_filter_on_the_raw_output():
+    from lite_hrnet.pipeline import PoseTracker
+
+    frame = np.zeros((120, 100, 3), np.uint8)
+    plain = PoseTracker(_JitteryEstimator(1))
+    smooth = PoseTracker(_JitteryEstimator(1), smoothing=OneEuroFilter(min_cutoff=0.5, beta=0.01))
+    reference = OneEuroFilter(min_cutoff=0.5, beta=0.01)
+    times = [0.0, 0.04, 0.07, 0.12, 0.15, 0.2]
+    for i, t in enumerate(times):
+        boxes = [[0, 0, 100, 120]] if i == 3 else None  # a detector box on one frame: a new track (low IoU)
+        raw, smoothed = plain.update(frame, boxes, timestamp=t), smooth.update(frame, boxes, timestamp=t)
+        assert raw.track_ids.tolist() == smoothed.track_ids.tolist() == [0 if i < 3 else 1]
+        np.testing.assert_array_equal(plain.tracked_boxes, smooth.tracked_boxes)  # next boxes from raw keypoints
+        np.testing.assert_array_equal(smoothed.keypoints, reference(raw.keypoints, raw.track_ids, t))
+    assert not np.array_equal(smoothed.keypoints, raw.keypoints)  # it did smooth
+    # without time stamps, frame i is at i / 30 s
+    default = PoseTracker(_JitteryEstimator(2), smoothing=True)
+    check = OneEuroFilter()
+    raw_tracker = PoseTracker(_JitteryEstimator(2))
+    for i in range(3):
+        got, raw = default.update(frame), raw_tracker.update(frame)
+        np.testing.assert_array_equal(got.keypoints, check(raw.keypoints, raw.track_ids, i / 30.0))
+
+
+def test_tracker_smoothing_argument():
+    from lite_hrnet.pipeline import PoseTracker
+
+    assert PoseTracker(_JitteryEstimator(), smoothing=False).smoothing is None
+    assert isinstance(PoseTracker(_JitteryEstimator(), smoothing=True).smoothing, OneEuroFilter)
+    with pytest.raises(ValueError, match="smoothing must be None, True or a OneEuroFilter"):
+        PoseTracker(_JitteryEstimator(), smoothing="strong")
+
+
+def test_predict_smooth_needs_track(tmp_path):
+    from conftest import cli
+
+    run = cli("predict", "--model", str(tmp_path / "model.onnx"), str(tmp_path / "a.jpg"), "--smooth")
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines() == ["lite-hrnet predict: error: --smooth needs --track (smoothing follows "
+                                               "tracked persons)"]

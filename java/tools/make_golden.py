@@ -10,8 +10,8 @@ Writes java/src/test/resources/golden/{geometry,decode,one_euro,tracker}.json (s
   tracks that come and go, for two parameter sets.
 - tracker.json: ``lite_hrnet.pipeline.PoseTracker`` on a recorded keypoint sequence (persons walking, one lost,
   one appearing, detector boxes on some frames, a frame with no boxes), with a stand-in estimator that returns the
-  recorded person found in each box (the Java test implements the same stand-in), and the One-Euro smoothed
-  keypoints of its output.
+  recorded person found in each box (the Java test implements the same stand-in), without and with its
+  One-Euro smoothing (``PoseTracker(smoothing=OneEuroFilter())``).
 
 Run from the repository root: ``.venv/bin/python java/tools/make_golden.py [--out DIR]``. Floats are written as the
 exact values of the float32 numbers used, so Java reads back the same bits.
@@ -227,13 +227,19 @@ def tracker_case(rng: np.random.Generator) -> dict:
     estimator = RecordedEstimator()
     tracker = PoseTracker(estimator, kpt_thr=0.3, min_keypoints=3, enlarge=1.25, iou_thr=0.3)
     smoother = OneEuroFilter()
+    smoothed_tracker = PoseTracker(estimator, kpt_thr=0.3, min_keypoints=3, enlarge=1.25, iou_thr=0.3,
+                                   smoothing=smoother)
     frame = np.zeros((height, width, 3), np.uint8)
     out_frames = []
     for i in range(frames):
         estimator.persons = recorded[i]
         boxes = given[i](recorded[i]) if i in given else None
-        result = tracker.update(frame, boxes)
-        smoothed = smoother(result.keypoints, result.track_ids, float(times[i]))
+        result = tracker.update(frame, boxes, timestamp=float(times[i]))
+        smoothed = smoothed_tracker.update(frame, boxes, timestamp=float(times[i]))
+        # the next boxes come from the raw keypoints: both trackers follow the same persons
+        assert smoothed.track_ids.tolist() == result.track_ids.tolist()
+        np.testing.assert_array_equal(smoothed_tracker.tracked_boxes, tracker.tracked_boxes)
+        smoothed = smoothed.keypoints
         scored_boxes = np.concatenate([result.boxes, result.box_scores[:, None]], axis=1)
         out_frames.append({
             "timestamp": float(times[i]),
