@@ -252,3 +252,28 @@ def test_launcher_skips_unreadable_images_among_several_as_lite_hrnet_predict(ja
                             capture_output=True, text=True, timeout=60)
     assert single.returncode == 2 and single.stderr.strip().endswith("truncated JPEG (no end-of-image marker after "
                                                                       "the image data)"), single.stderr
+
+
+def test_launcher_tracks_and_smooths_as_lite_hrnet_predict(java_build, demo_tflite, coco_sample, tmp_path):
+    """--track --smooth over an image sequence (the COCO sample as PNG: lossless, so both decoders see the same
+    pixels): the same track ids and smoothed keypoints as `lite-hrnet predict`, with the real model."""
+    if java_build.jni is None:
+        pytest.skip(java_build.problem)
+    import cv2
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for jpeg in sorted(coco_sample.glob("*.jpg")):
+        cv2.imwrite(str(folder / f"{jpeg.stem}.png"), cv2.imread(str(jpeg)))
+    python = cli("predict", "--model", str(demo_tflite), str(folder), "--track", "--smooth", "--out",
+                 str(tmp_path / "py"), "--no-progress")
+    assert python.returncode == 0, python.stderr
+    java = subprocess.run([str(BUILD / "litehrnet-predict"), "--model", str(demo_tflite), str(folder), "--track",
+                           "--smooth", "--out", str(tmp_path / "java")], capture_output=True, text=True, timeout=120)
+    assert java.returncode == 0, java.stderr
+    want = json.loads((tmp_path / "py" / "results.json").read_text())
+    got = json.loads((tmp_path / "java" / "results.json").read_text())
+    assert [(r["file_name"], r["track_id"]) for r in got] == [(r["file_name"], r["track_id"]) for r in want]
+    for w, g in zip(want, got):
+        np.testing.assert_allclose(np.reshape(g["keypoints"], (-1, 3)), np.reshape(w["keypoints"], (-1, 3)),
+                                   atol=1e-3, err_msg=w["file_name"])
