@@ -56,6 +56,11 @@ def check_settings(formats: Union[str, Sequence[str]], precisions: Union[str, Se
     formats = parse_choices(formats, FORMATS, "--formats")
     precisions = parse_choices(precisions, PRECISIONS, "--precision")
     thread_counts: List[Optional[int]] = [None] if threads is None else list(parse_positive_ints(threads, "--threads"))
+    from ..runtimes.base import max_threads
+
+    if any(n is not None and n > max_threads() for n in thread_counts):
+        raise ValueError(f"--threads: must be at most {max_threads()} (4 per CPU of the {os.cpu_count()} here), "
+                         f"got {max(n for n in thread_counts if n is not None)}")
     batch_sizes = parse_positive_ints(batches, "--batch")
     hints = parse_choices(openvino_precisions, tuple(OPENVINO_HINTS), "--openvino-precision")
     hints = list(dict.fromkeys("f32" if h == "fp32" else "f16" if h == "fp16" else h for h in hints))

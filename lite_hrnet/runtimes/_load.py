@@ -92,7 +92,9 @@ def load(model: ModelLike, device: str = "cpu", threads: Optional[int] = None, p
     if path.exists():
         raise ValueError(f"model {text}: unknown model format {path.suffix.lower() or '(no suffix)'!r}; "
                          f"expected one of {', '.join(MODEL_SUFFIXES)}")
+    from ..specs import did_you_mean
+
     raise FileNotFoundError(
         f"model {text!r} is neither an existing model file ({', '.join(MODEL_SUFFIXES)}) nor a registered model name "
-        f"(see `lite-hrnet list`)"
+        f"(see `lite-hrnet list`){did_you_mean(text)}"
     )

@@ -88,12 +88,21 @@ class RuntimeInfo:
     thread_safe: str = ""
 
 
+def max_threads() -> int:
+    """The most CPU threads a runtime is given: 4 per logical CPU, at least 16. More only oversubscribe
+    the cores, and an absurd count (100000) makes a runtime create that many threads and exhaust memory."""
+    return max(16, 4 * (os.cpu_count() or 1))
+
+
 def check_threads(threads: Optional[int]) -> Optional[int]:
-    """``threads`` as a positive int or None; ValueError naming ``threads`` otherwise."""
+    """``threads`` as a positive int (at most :func:`max_threads`) or None; ValueError naming ``threads`` otherwise."""
     if threads is None:
         return None
     if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
         raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
+    if threads > max_threads():
+        raise ValueError(f"threads must be at most {max_threads()} (4 per CPU of the {os.cpu_count()} here), "
+                         f"got {int(threads)}")
     return int(threads)
 
 
