@@ -390,11 +390,15 @@ class PoseTracker:
         self.reset()
 
     def reset(self) -> None:
-        """Forget every track (and the smoothing state)."""
+        """Forget every track (and the smoothing state); track ids start again at 0."""
+        self._forget_tracks()
+        self._next_id = 0
+
+    def _forget_tracks(self) -> None:
+        # the id counter survives: a person seen after the tracks were lost must not get an old id
         self._boxes = np.zeros((0, 4), np.float32)
         self._ids = np.zeros((0,), np.int64)
         self._box_scores = np.zeros((0,), np.float32)
-        self._next_id = 0
         if self.smoothing is not None:
             self.smoothing.reset()
 
@@ -428,7 +432,7 @@ class PoseTracker:
         t = float(timestamp) if timestamp is not None else self._frames / self.DEFAULT_FRAME_RATE
         self._frames += 1
         if boxes is not None:
-            given, given_scores, _ = check_boxes(boxes, (height, width))
+            given, given_scores, given_indices = check_boxes(boxes, (height, width))
             ids = np.full((len(given),), -1, dtype=np.int64)
             if len(self._boxes) and len(given):
                 iou = box_iou(given, self._boxes)
@@ -443,17 +447,21 @@ class PoseTracker:
             use_boxes, use_scores, use_ids = given, given_scores, ids
         elif len(self._boxes):
             use_boxes, use_scores, use_ids = self._boxes, self._box_scores, self._ids
+            given_indices = None
         else:
             use_boxes = np.array([[0, 0, width, height]], np.float32)
             use_scores, use_ids = np.ones((1,), np.float32), self._new_ids(1)
+            given_indices = None
         if len(use_boxes) == 0:
-            self.reset()
+            self._forget_tracks()
             result = PoseResult.empty(self.estimator.num_joints)
             result.track_ids = np.zeros((0,), np.int64)
             return result
         scored = np.concatenate([use_boxes, use_scores[:, None]], axis=1)
         result = self.estimator.predict(frame, scored)
         result.track_ids = use_ids[result.box_indices]
+        if given_indices is not None:  # box_indices count the boxes given to update, as predict's do
+            result.box_indices = given_indices[result.box_indices]
         next_boxes, ok = keypoints_to_boxes(result.keypoints, result.scores, self.kpt_thr, self.min_keypoints, self.enlarge)
         next_boxes[:, [0, 2]] = np.clip(next_boxes[:, [0, 2]], 0, width)
         next_boxes[:, [1, 3]] = np.clip(next_boxes[:, [1, 3]], 0, height)

@@ -194,8 +194,6 @@ def test_an_empty_detector_list_gives_an_empty_result_and_ends_every_track(empty
     np.testing.assert_array_equal(result.boxes, [[0, 0, FRAME_W, FRAME_H]])
 
 
-@pytest.mark.xfail(strict=True, reason="PoseTracker.update resets its id counter on an empty detector list, "
-                   "so a new person gets an id that an earlier, different person had")
 def test_track_ids_are_not_reused_after_an_empty_detector_list():
     tracker, _ = make_tracker()
     frame, _ = draw_frame([(200, 220)])
@@ -225,8 +223,6 @@ def test_boxes_outside_the_frame_are_skipped():
     assert len(result) == 0 and tracker.needs_boxes
 
 
-@pytest.mark.xfail(strict=True, reason="PoseTracker.update numbers box_indices among the boxes inside the frame, "
-                   "not among the boxes it was given (PoseResult.box_indices' contract)")
 def test_box_indices_refer_to_the_boxes_given_to_update():
     tracker, _ = make_tracker()
     centers = [(150, 200), (450, 240)]

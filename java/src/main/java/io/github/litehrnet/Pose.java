@@ -83,6 +83,10 @@ public final class Pose {
         return new Pose(keypoints, scores, box, boxIndex, id);
     }
 
+    Pose withBoxIndex(int index) {
+        return new Pose(keypoints, scores, box, index, trackId);
+    }
+
     Pose withKeypoints(float[] newKeypoints) {
         return new Pose(newKeypoints, scores, box, boxIndex, trackId);
     }

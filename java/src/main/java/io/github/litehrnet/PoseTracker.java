@@ -107,11 +107,16 @@ public final class PoseTracker {
         this.smoothing = options.smoothing;
     }
 
-    /** Forgets every track (and the smoothing state). */
+    /** Forgets every track (and the smoothing state); track ids start again at 0. */
     public void reset() {
+        forgetTracks();
+        nextId = 0;
+    }
+
+    // The id counter survives: a person seen after the tracks were lost must not get an old id.
+    private void forgetTracks() {
         boxes = Collections.emptyList();
         ids = new long[0];
-        nextId = 0;
         if (smoothing != null) {
             smoothing.reset();
         }
@@ -153,8 +158,11 @@ public final class PoseTracker {
         int height = frame.height();
         List<Box> useBoxes;
         long[] useIds;
+        int[] givenIndices = null;
         if (givenBoxes != null) {
-            List<Box> given = Geometry.checkBoxes(givenBoxes, width, height).boxes;
+            Geometry.KeptBoxes kept = Geometry.checkBoxes(givenBoxes, width, height);
+            List<Box> given = kept.boxes;
+            givenIndices = kept.indices;
             long[] assigned = new long[given.size()];
             java.util.Arrays.fill(assigned, -1);
             if (!boxes.isEmpty() && !given.isEmpty()) {
@@ -175,7 +183,7 @@ public final class PoseTracker {
             useIds = new long[] {nextId++};
         }
         if (useBoxes.isEmpty()) {
-            reset();
+            forgetTracks();
             return Collections.emptyList();
         }
         List<Pose> predicted = model.predict(frame, useBoxes);
@@ -184,6 +192,9 @@ public final class PoseTracker {
         List<Long> nextIds = new ArrayList<>();
         for (Pose pose : predicted) {
             Pose tracked = pose.withTrackId(useIds[pose.boxIndex()]);
+            if (givenIndices != null) {  // box indices count the boxes given to update, as predict's do
+                tracked = tracked.withBoxIndex(givenIndices[pose.boxIndex()]);
+            }
             result.add(tracked);
             Box next = Geometry.keypointsToBox(tracked.keypointsView(), tracked.scoresView(), kptThr, minKeypoints,
                     enlarge, 8f);
