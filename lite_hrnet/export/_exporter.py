@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Union
@@ -23,7 +22,7 @@ from ..arguments import parse_choices, writable_dir
 from ..formats import EXPORT_EXTRA, EXPORT_FORMATS, PRECISIONS, artifact_path, files_size, get_format, missing_export_modules
 from ..messages import first_line
 from ..specs import get_model_spec
-from ._staging import Sources, publish, remove
+from ._staging import Sources, new_staging, publish
 from .errors import ExportCheckError, ExportError
 from .report import Artifact, ExportReport
 
@@ -114,7 +113,6 @@ def _end_to_end(report: ExportReport, staging: Path, meta_for: Callable[[str, st
                     raise ExportCheckError(
                         f"{final.name} failed its check ({parity.limit}): {parity.argmax_mismatches} of {parity.joints} "
                         f"arg-maxes differ, largest shift {parity.max_shift_px:.2e}px, score difference {parity.max_score_diff:.2e}")
-            remove(final)
             publish(staged, final)
         except Exception as e:  # as for the plain files: one failing must not stop the others
             if isinstance(e, ImportError):
@@ -166,6 +164,10 @@ def export_model(
     formats = parse_choices(formats, EXPORT_FORMATS, "--formats", "format")
     precisions = parse_choices(precisions, PRECISIONS, "--precision", "precision")
     _check_dependencies(formats)
+    if calib_count < 1:
+        raise ValueError(f"--calib-count must be at least 1, got {calib_count}")
+    if verify_count < 1:
+        raise ValueError(f"verify_count must be at least 1, got {verify_count}")
     if calib is not None and str(calib) != "synthetic" and not Path(calib).is_dir():
         raise FileNotFoundError(f"--calib: calibration folder not found: {calib}")
     say = progress or (lambda message: None)
@@ -214,7 +216,7 @@ def export_model(
             reference = model(torch.from_numpy(check_batch)).numpy()
         noise = pytorch_float32_noise(model, check_batch, reference) if "fp32" in verified else None
 
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
+    staging = new_staging(out_dir)
     failures: List[str] = []
     try:
         sources = Sources(model, spec.input_size, name, staging, dynamic_batch, meta_for, say)
@@ -241,7 +243,6 @@ def export_model(
                 if precision in verified:
                     say(f"{fmt} {precision}: checking against PyTorch")
                     _check(artifact, staged, check_batch, reference, noise, spec.heatmap_stride)
-                remove(final)
                 publish(staged, final)
             except Exception as e:  # one combination failing must not stop the others
                 if isinstance(e, ImportError):

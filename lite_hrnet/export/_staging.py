@@ -3,17 +3,62 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import tempfile
 from pathlib import Path
 from typing import Callable, Dict
 
 from ..formats import format_of_path
 
 
+STAGING_PREFIX = ".staging-"
+
+
+def new_staging(out_dir: Path) -> Path:
+    """A fresh staging folder in ``out_dir``, named after this machine and process.
+
+    First removes the staging folders that exports on this machine left when they were
+    killed (their process no longer runs): a later export cleans up after a killed one.
+    """
+    host = _host()
+    for old in out_dir.glob(f"{STAGING_PREFIX}{host}-*"):
+        pid_text = old.name[len(STAGING_PREFIX) + len(host) + 1:].split("-", 1)[0]
+        if old.is_dir() and pid_text.isdigit() and not _running(int(pid_text)):
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{host}-{os.getpid()}-", dir=out_dir))
+
+
+def _host() -> str:
+    """This machine's name, reduced to characters safe in a file name (a shared output folder may span machines)."""
+    return "".join(c if c.isalnum() else "_" for c in socket.gethostname())[:40] or "host"
+
+
+def _running(pid: int) -> bool:
+    if os.name != "posix":
+        return True  # no cheap check: keep the folder
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
 def publish(staged: Path, final: Path) -> None:
-    """Move a staged file and its companions (an OpenVINO .bin beside an .xml) to its final name; the main file last."""
+    """Move a staged file and its companions (an OpenVINO .bin beside an .xml) to its final name; the main file last.
+
+    Each move is a rename, so a kill at any moment leaves under ``final`` either the
+    previous file or the new one, whole. With companions, the previous main file is
+    removed first, so that it is never paired with a new companion.
+    """
     final.parent.mkdir(parents=True, exist_ok=True)
     fmt = format_of_path(staged)
-    for suffix in fmt.companions if fmt is not None else ():
+    companions = fmt.companions if fmt is not None else ()
+    if companions and final.exists():
+        final.unlink()
+    for suffix in companions:
         os.replace(staged.with_suffix(suffix), final.with_suffix(suffix))
     os.replace(staged, final)
 
@@ -129,4 +174,4 @@ class Sources:
             formats.onnx_to_openvino(src, staged, precision, calib, meta)
 
 
-__all__ = ["Sources", "publish", "remove"]
+__all__ = ["STAGING_PREFIX", "Sources", "new_staging", "publish", "remove"]
