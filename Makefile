@@ -40,7 +40,7 @@ test: $(VENV)/.installed-dev
 clean:
 	rm -rf $(VENV) .pytest_cache
 
-# Mutation testing with mutmut (not part of `make test`; about 15 min for the core on 2 cores): each
+# Mutation testing with mutmut (not part of `make test`; minutes to an hour, see the README): each
 # part runs in a scratch copy of the working tree under build/mutation/PART with its config from
 # benchmarks/mutation/PART.cfg; the evaluation part is slow (its tests run the CLI) and runs last.
 # Scores per module and survivors: build/mutation/PART/{score.md,survivors.tsv}; the recorded
