@@ -7,7 +7,6 @@ Cheap: a 3-conv network with the pose contract, ONNX fp32 only, each kill in a f
 from __future__ import annotations
 
 import hashlib
-import os
 import signal
 import subprocess
 import sys
