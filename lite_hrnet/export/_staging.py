@@ -126,12 +126,13 @@ class Sources:
 
         return self._once("onnx_batch1", make)
 
-    def rewritten(self, fmt: str) -> Path:
-        """The ONNX file ``fmt``'s files are made from: ``base()`` (``static_base()`` for TFLite) with
-        the rewrites meant for ``fmt`` (``rewrite.FORMAT_REWRITES``), or that file itself when there are none."""
+    def rewritten(self, fmt: str, static: bool = False) -> Path:
+        """The ONNX file ``fmt``'s files are made from: ``base()`` (``static_base()`` for TFLite, or when
+        ``static``) with the rewrites meant for ``fmt`` (``rewrite.FORMAT_REWRITES``), or that file itself
+        when there are none."""
         from .rewrite import FORMAT_REWRITES, rewrite_for_format
 
-        src = self.static_base() if fmt == "tflite" else self.base()
+        src = self.static_base() if fmt == "tflite" or static else self.base()
         if not FORMAT_REWRITES.get(fmt):
             return src
 
@@ -141,7 +142,7 @@ class Sources:
             self.say(f"{fmt}: graph rewrites {', '.join(applied) or 'none applied'}")
             return path
 
-        return self._once(f"rewritten_{fmt}", make)
+        return self._once(f"rewritten_{fmt}_{src.stem}", make)
 
     def tflite(self, precision: str, wanted: Dict[str, Path], calib) -> Path:
         """The staged TFLite file for ``precision``; the first call converts every precision in ``wanted``."""
@@ -163,7 +164,8 @@ class Sources:
 
         from . import formats
 
-        src = self.rewritten(fmt)
+        # a file the export writes with a batch of 1 (see _exporter.STATIC_BATCH_ONLY) comes from the batch-1 graph
+        src = self.rewritten(fmt, static=meta.get("batch") == 1)
         if fmt == "onnx" and precision == "fp32":
             shutil.copyfile(src, staged)  # its metadata is the base's, meta_for("onnx", "fp32"), kept by the rewrites
         elif fmt == "onnx" and precision == "fp16":

@@ -1,0 +1,292 @@
+"""The deploy graph and batched persons, per runtime, against the compute floor: deploy_graph_run.json / .md.
+
+    python benchmarks/export/deploy_graph.py                      # build what is missing in --work, then time
+    python benchmarks/export/deploy_graph.py --rounds 4 --no-int8 # shorter
+
+Exports LH-18 256x192 once (seeded random weights, batch norm calibrated: speed does not
+depend on the values) with a static and with a dynamic batch, applies the exact
+rewrites of lite_hrnet.export.rewrite to copies, writes the ONNX Runtime, OpenVINO and
+TFLite files of each variant (fp32, and int8 unless --no-int8), and times every case
+through lite_hrnet.runtimes (what users call) in one process, interleaved: round after
+round, each case called a few times, so that a neighbour's load on this shared machine
+hits every case alike. Each round also measures the compute floor: the single-thread
+fp32 matrix-multiply rate of this core (numpy's BLAS, 1024^3), and the network's
+multiply-adds at that rate. Figures to read: the minimum per case, and its ratio to
+the floor and to the plain graph measured in the same run.
+
+Also timed: ``PoseEstimator.predict`` on a 1280x720 frame with 1 and with 8 person
+boxes (crop, normalise, infer, decode), which runs all 8 in one runtime call.
+"""
+
+from __future__ import annotations
+
+import os
+
+# One BLAS thread for the floor (set before numpy loads); the runtimes get their threads explicitly.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Callable, Dict, List, Optional, Tuple  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+MODEL = "litehrnet_18_coco_256x192"
+FLOOR_N = 1024
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--work", default="/tmp/deploy_graph", help="folder of the built files (kept between runs)")
+    p.add_argument("--rounds", type=int, default=6, help="interleaved rounds")
+    p.add_argument("--no-int8", action="store_true", help="skip the int8 files (their quantization is the slow part)")
+    p.add_argument("--no-tflite", action="store_true", help="skip TFLite (onnx2tf conversions take minutes)")
+    p.add_argument("--only", default="", help="comma-separated runtimes to time (onnxruntime,openvino,tflite)")
+    p.add_argument("--build-only", action="store_true", help="make the files, time nothing")
+    p.add_argument("--out", default=str(HERE / "deploy_graph_run"),
+                   help="output stem (.json and .md are written; deploy_graph.md quotes them)")
+    return p.parse_args(argv)
+
+
+def say(message: str) -> None:
+    print(f"[deploy_graph] {message}", file=sys.stderr, flush=True)
+
+
+def _rewritten(src: Path, dst: Path, passes) -> Path:
+    import onnx
+
+    if not dst.is_file():
+        proto = onnx.load(str(src))
+        counts = [f"{p.__name__} x{p(proto)}" for p in passes]
+        onnx.save(proto, str(dst))
+        say(f"{dst.name}: {', '.join(counts)}")
+    return dst
+
+
+def build(work: Path, int8: bool, tflite: bool) -> Dict[str, Path]:
+    """Every file the cases run, made where missing: {variant key: path}."""
+    from lite_hrnet.export import formats
+    from lite_hrnet.export.calibration import calibrated_random_model, calibration_batch
+    from lite_hrnet.export.rewrite import (channel_shuffle_as_conv, computed_reshapes_as_constants,
+                                           nearest_upsample_as_broadcast)
+    from lite_hrnet.specs import get_model_spec
+
+    spec = get_model_spec(MODEL)
+    work.mkdir(parents=True, exist_ok=True)
+    files: Dict[str, Path] = {"static": work / "static.onnx", "dynamic": work / "dynamic.onnx"}
+    model = None
+    for key, dynamic in (("static", False), ("dynamic", True)):
+        if not files[key].is_file():
+            model = model or calibrated_random_model(MODEL, seed=0, calib_count=8)
+            say(f"exporting {key} ONNX")
+            formats.export_onnx(model, spec.input_size, files[key], dynamic_batch=dynamic, meta={})
+    files["dynamic_const"] = _rewritten(files["dynamic"], work / "dynamic_const.onnx", [computed_reshapes_as_constants])
+    files["dynamic_const_bc"] = _rewritten(files["dynamic_const"], work / "dynamic_const_bc.onnx", [nearest_upsample_as_broadcast])
+    files["static_sc"] = _rewritten(files["static"], work / "static_sc.onnx", [channel_shuffle_as_conv])
+    files["dynamic_const_sc"] = _rewritten(files["dynamic_const"], work / "dynamic_const_sc.onnx", [channel_shuffle_as_conv])
+    files["dynamic_const_sc_bc"] = _rewritten(files["dynamic_const_sc"], work / "dynamic_const_sc_bc.onnx",
+                                              [nearest_upsample_as_broadcast])
+    files["static_bc"] = _rewritten(files["static"], work / "static_bc.onnx", [nearest_upsample_as_broadcast])
+    calib = calibration_batch(None, spec.input_size, spec.mean, spec.std, count=16, seed=0)
+    for key in ("static_sc", "dynamic_const_sc", "dynamic_const_sc_bc"):
+        xml = work / f"{key}.xml"
+        if not xml.is_file():
+            say(f"OpenVINO {key}")
+            formats.onnx_to_openvino(files[key], xml, "fp32", calib, {})
+        files[f"ov_{key}"] = xml
+        if int8 and key == "static_sc":  # the exporter quantizes the batch-1 graph for OpenVINO (see _exporter)
+            xml8 = work / f"{key}_int8.xml"
+            if not xml8.is_file():
+                say(f"OpenVINO int8 {key}")
+                formats.onnx_to_openvino(files[key], xml8, "int8", calib, {})
+            files[f"ov_{key}_int8"] = xml8
+    if int8:
+        for key in ("dynamic_const", "dynamic_const_bc"):
+            path = work / f"{key}_int8.onnx"
+            if not path.is_file():
+                say(f"ONNX Runtime int8 {key}")
+                formats.onnx_to_int8(files[key], path, calib, {})
+            files[f"{key}_int8"] = path
+    if tflite:
+        for key in ("static", "static_bc"):
+            wanted = {"fp32": work / f"{key}_fp32.tflite"}
+            if int8:
+                wanted["int8"] = work / f"{key}_int8.tflite"
+            if not all(p.is_file() for p in wanted.values()):
+                say(f"TFLite {key} ({', '.join(wanted)})")
+                try:
+                    formats.onnx_to_tflite(files[key], wanted, calib, {p: {} for p in wanted})
+                except Exception as e:  # a variant that does not convert is a result too
+                    say(f"TFLite {key} failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+            for precision, path in wanted.items():
+                if path.is_file():
+                    _batch_free(path)
+                    files[f"tflite_{key}_{precision}"] = path
+    return files
+
+
+def _batch_free(path: Path) -> None:
+    """Apply the exporter's TFLite pass (reshapes that take the batch from their input) where it is missing."""
+    from lite_hrnet import metadata as md
+    from lite_hrnet.export.rewrite import tflite_batch_free_reshapes
+
+    data = path.read_bytes()
+    model = md.unpack_tflite(data)
+    if tflite_batch_free_reshapes(model):
+        path.write_bytes(md.pack_tflite(model, len(data)))
+
+
+def floor_gflops() -> float:
+    """This core's fp32 matrix-multiply rate now (GFLOP/s, one BLAS thread): best of 3."""
+    a = np.random.RandomState(0).rand(FLOOR_N, FLOOR_N).astype(np.float32)
+    best = 0.0
+    for _ in range(3):
+        start = time.perf_counter()
+        a @ a
+        best = max(best, 2 * FLOOR_N ** 3 / (time.perf_counter() - start) / 1e9)
+    return best
+
+
+Case = Tuple[str, str, str, int, int, Callable[[], object]]  # runtime, graph, what, threads, persons, call
+
+
+def cases(files: Dict[str, Path], only: List[str]) -> List[Case]:
+    from lite_hrnet import runtimes
+    from lite_hrnet.benchmark.worker import person_boxes, synthetic_frame
+    from lite_hrnet.export.calibration import calibration_batch
+    from lite_hrnet.pipeline import PoseEstimator
+    from lite_hrnet.specs import get_model_spec
+
+    spec = get_model_spec(MODEL)
+    x8 = calibration_batch(None, spec.input_size, spec.mean, spec.std, count=8, seed=7)
+    x1 = x8[:1]
+    frame = synthetic_frame()
+    boxes = {n: person_boxes(n) for n in (1, 8)}
+    out: List[Case] = []
+
+    def add(runtime: str, graph: str, key: str, what: str, threads: int = 1, batches=(1,), predict: bool = False,
+            precision: Optional[str] = None) -> None:
+        if key not in files or (only and runtime not in only):
+            return
+        backend = runtimes.load(files[key], threads=threads, precision=precision, spec=MODEL)
+        for n in batches:
+            x = x1 if n == 1 else x8[:n]
+            out.append((runtime, graph, f"{what}, batch {n}", threads, n, lambda b=backend, x=x: b(x)))
+        if predict:
+            estimator = PoseEstimator(backend)
+            for n in (1, 8):
+                out.append((runtime, graph, f"{what}, PoseEstimator.predict, {n} person{'s' if n > 1 else ''}", threads, n,
+                            lambda e=estimator, b=boxes[n]: e.predict(frame, b)))
+
+    ort, ov, tfl = "onnxruntime", "openvino", "tflite"
+    add(ort, "plain, static batch 1 (the former default)", "static", "fp32", batches=(1, 8), predict=True)
+    add(ort, "plain, dynamic batch as exported", "dynamic", "fp32")
+    add(ort, "dynamic batch, constant reshapes (the default now)", "dynamic_const", "fp32", batches=(1, 8), predict=True)
+    add(ort, "dynamic batch, constant reshapes", "dynamic_const", "fp32", threads=2, batches=(1, 8))
+    add(ort, "+ upsample as broadcast", "dynamic_const_bc", "fp32", batches=(1, 8))
+    add(ort, "dynamic batch, constant reshapes (the default now)", "dynamic_const_int8", "int8 (QDQ)", batches=(1, 8))
+    add(ort, "+ upsample as broadcast", "dynamic_const_bc_int8", "int8 (QDQ)")
+    add(ov, "shuffle as conv, static batch 1 (the former default)", "ov_static_sc", "fp32 file, f32", precision="fp32",
+        batches=(1, 8), predict=True)
+    add(ov, "shuffle as conv, dynamic batch, constant reshapes (the default now)", "ov_dynamic_const_sc", "fp32 file, f32",
+        precision="fp32", batches=(1, 8), predict=True)
+    add(ov, "shuffle as conv, dynamic batch, constant reshapes (the default now)", "ov_dynamic_const_sc", "fp32 file, f32",
+        threads=2, precision="fp32", batches=(1, 8))
+    add(ov, "shuffle as conv, dynamic batch, constant reshapes (the default now)", "ov_dynamic_const_sc",
+        "fp32 file, default hint (bf16 here)", batches=(1, 8))
+    add(ov, "+ upsample as broadcast", "ov_dynamic_const_sc_bc", "fp32 file, f32", precision="fp32", batches=(1, 8))
+    add(ov, "+ upsample as broadcast", "ov_dynamic_const_sc_bc", "fp32 file, default hint (bf16 here)")
+    add(ov, "shuffle as conv, static batch 1 (int8 stays batch 1)", "ov_static_sc_int8", "int8 (NNCF)", batches=(1, 8))
+    add(tfl, "plain, batch-1 file (resized for batch 8)", "tflite_static_fp32", "fp32", batches=(1, 8), predict=True)
+    add(tfl, "plain, batch-1 file (resized for batch 8)", "tflite_static_fp32", "fp32", threads=2, batches=(1, 8))
+    add(tfl, "+ upsample as broadcast", "tflite_static_bc_fp32", "fp32", batches=(1, 8))
+    add(tfl, "plain, batch-1 file (resized for batch 8)", "tflite_static_int8", "int8", batches=(1, 8))
+    add(tfl, "+ upsample as broadcast", "tflite_static_bc_int8", "int8")
+    return out
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    from lite_hrnet.benchmark.machine import machine_info
+    from lite_hrnet.export.calibration import calibrated_random_model
+    from lite_hrnet.models.complexity import count_macs
+    from lite_hrnet.specs import get_model_spec
+
+    spec = get_model_spec(MODEL)
+    files = build(Path(args.work), not args.no_int8, not args.no_tflite)
+    if args.build_only:
+        return 0
+    macs = int(count_macs(calibrated_random_model(MODEL, seed=0, calib_count=1), spec.input_size))
+    machine = machine_info()
+    only = [s for s in args.only.split(",") if s]
+    todo = cases(files, only)
+    say(f"timing {len(todo)} cases, {args.rounds} interleaved rounds; load average {machine.load_average}")
+    for *_, call in todo:  # warm up: first calls, resized TFLite tensors, OpenVINO's dynamic-shape kernels
+        for _ in range(2):
+            call()
+    samples: List[List[float]] = [[] for _ in todo]
+    rates: List[float] = []
+    for _ in range(args.rounds):
+        rates.append(floor_gflops())
+        for i, (_, _, _, _, persons, call) in enumerate(todo):
+            for _ in range(3 if persons == 1 else 2):
+                start = time.perf_counter()
+                call()
+                samples[i].append((time.perf_counter() - start) * 1e3)
+    rate = max(rates)
+    floor_ms = 2.0 * macs / 1e9 / rate * 1e3
+    rows = []
+    for (runtime, graph, what, threads, persons, _), values in zip(todo, samples):
+        best = min(values)
+        rows.append(dict(runtime=runtime, graph=graph, case=what, threads=threads, persons=persons,
+                         min_ms=round(best, 2), median_ms=round(float(np.median(values)), 2),
+                         min_ms_per_person=round(best / persons, 2),
+                         x_floor=round(best / persons / (floor_ms / threads), 2), calls=len(values)))
+    try:
+        load_after = [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        load_after = None
+    result = dict(model=MODEL, input_size=list(spec.input_size), macs=macs, gflop_per_image=round(2 * macs / 1e9, 3),
+                  weights="seeded random (seed 0), batch norm calibrated",
+                  floor=dict(gflops_per_core=round(rate, 1), gflops_per_round=[round(r, 1) for r in rates],
+                             ms_per_image_1thread=round(floor_ms, 3),
+                             how=f"best single-thread numpy float32 {FLOOR_N}^3 matmul rate over the rounds"),
+                  rounds=args.rounds, machine=machine.to_dict(), load_average_after=load_after, rows=rows)
+    out = Path(args.out)
+    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    out.with_suffix(".md").write_text(render(result))
+    print(render(result))
+    return 0
+
+
+def render(result: Dict) -> str:
+    m, f = result["machine"], result["floor"]
+    lines = [
+        f"# Deploy graph and batched persons: {result['model']}, measured",
+        "",
+        f"- machine: {m['cpu_model']}, {m['usable_cores']} usable cores, load average {m['load_average']} at the start, "
+        f"{result['load_average_after']} at the end",
+        "- libraries: " + ", ".join(f"{k} {v}" for k, v in sorted(m["libraries"].items())),
+        f"- compute floor: {result['gflop_per_image']} GFLOP per image at {f['gflops_per_core']} GFLOP/s "
+        f"({f['how']}; per round {f['gflops_per_round']}) = **{f['ms_per_image_1thread']} ms per image on one thread**",
+        f"- {result['weights']}; every case timed in one process, {result['rounds']} interleaved rounds; "
+        "min is the figure to compare (the machine is shared), median beside it; x floor = min per person / "
+        "(floor / threads)",
+        "- written by `python benchmarks/export/deploy_graph.py`",
+        "",
+        "| runtime | graph | case | threads | min ms | median ms | min ms / person | x floor |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in result["rows"]:
+        lines.append(f"| {r['runtime']} | {r['graph']} | {r['case']} | {r['threads']} | {r['min_ms']:.2f} | "
+                     f"{r['median_ms']:.2f} | {r['min_ms_per_person']:.2f} | {r['x_floor']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
