@@ -42,3 +42,50 @@ def coco_sample() -> Path:
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Never touch the user's checkpoint cache from a test."""
     monkeypatch.setenv("LITE_HRNET_HOME", str(tmp_path_factory.getbasetemp() / "lite_hrnet_home"))
+
+
+# ---------------------------------------------------------------- session exports (slow: their users are marked slow)
+DEMO_NAME = "litehrnet_18_coco_128x96"
+NAIVE = "naive_litehrnet_18_coco_256x192"
+ALL_FORMATS = ("onnx", "openvino", "tflite")
+ALL_PRECISIONS = ("fp32", "fp16", "int8")
+
+
+@pytest.fixture(scope="session")
+def demo_weights() -> Path:
+    """The shipped demo checkpoint (trained on synthetic people); its absence is a packaging bug, not a skip."""
+    pytest.importorskip("torch")
+    import lite_hrnet
+    from lite_hrnet.models import resolve_weights
+
+    try:
+        return Path(resolve_weights("synthetic", lite_hrnet.get_model_spec(DEMO_NAME)))
+    except Exception as e:
+        pytest.fail(f"demo checkpoint missing: {e}")
+
+
+@pytest.fixture(scope="session")
+def demo_export(tmp_path_factory, demo_weights):
+    """``(report, folder)``: the demo Lite-HRNet-18 exported to every format and precision, all verified."""
+    pytest.importorskip("onnx")
+    from lite_hrnet.export import export_model
+
+    out = tmp_path_factory.mktemp("demo_export")
+    report = export_model(DEMO_NAME, ALL_FORMATS, ALL_PRECISIONS, out_dir=out, weights=demo_weights, calib_count=16)
+    return report, out
+
+
+@pytest.fixture(scope="session")
+def naive_export(tmp_path_factory):
+    """``(artifacts, folder, model)``: naive-18 with seeded weights (``model_files.seeded_model``) as fp32
+    ONNX, OpenVINO and TFLite, verified. Lossy precisions are judged on the trained demo model only: with
+    random weights Lite-HRNet amplifies rounding about 20x."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from lite_hrnet.export import export_model
+    from model_files import seeded_model
+
+    out = tmp_path_factory.mktemp("naive_export")
+    model = seeded_model(NAIVE)
+    report = export_model(NAIVE, ALL_FORMATS, ("fp32",), out_dir=out, model=model, calib_count=8)
+    return report.artifacts, out, model

@@ -2,7 +2,8 @@
 
 The seeded naive Lite-HRNet-18 as .pth, .onnx (dynamic and static batch) and
 OpenVINO IR, and a tiny 3-conv "pose model" with the same input/output contract in
-every format including TFLite (onnx2tf converts it in a few seconds). A helper
+every format including TFLite (onnx2tf converts it in a few seconds). The seeded
+Lite-HRNet-18 as TFLite comes from the session export fixture (conftest ``naive_export``). A helper
 module, not a test module: tests import it, pytest does not collect it.
 """
 
@@ -30,23 +31,12 @@ def file_meta(fmt: str, layout: str = "NCHW", batch="dynamic", precision: str = 
     return meta
 
 
-def seeded_model(seed: int = 0):
-    """The naive Lite-HRNet-18 with seeded, non-trivial weights (PyTorch's default init, random BN statistics)."""
-    import torch
+def seeded_model(name: str = MODEL, seed: int = 0):
+    """The one seeded test network: ``name`` with seeded random weights and batch norm calibrated on
+    synthetic people (activations of order 1, like a trained network's), in eval mode."""
+    from lite_hrnet.export.calibration import calibrated_random_model
 
-    import lite_hrnet
-
-    model = lite_hrnet.create_model(MODEL)
-    torch.manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, torch.nn.Conv2d):
-            m.reset_parameters()
-        elif isinstance(m, torch.nn.BatchNorm2d):
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.2, 0.2)
-            m.running_mean.uniform_(-0.2, 0.2)
-            m.running_var.uniform_(0.5, 1.5)
-    return model.eval()
+    return calibrated_random_model(name, seed=seed, calib_count=8).eval()
 
 
 def tiny_model(in_channels: int = 3, seed: int = 0):
@@ -126,25 +116,6 @@ def litehrnet_files(base: str) -> Dict[str, Path]:
     files["onnx_b1"] = _with_static_batch(files["onnx"], out / "seeded_b1.onnx", file_meta("onnx", batch=1))
     files["xml"] = _onnx_to_openvino(files["onnx"], out / "seeded.xml", file_meta("openvino"))
     return files
-
-
-@functools.lru_cache(maxsize=None)
-def litehrnet_tflite(base: str) -> Path:
-    """The same seeded model as TFLite, through ``lite_hrnet.export`` (skips the test when that is unavailable)."""
-    try:
-        from lite_hrnet.export import export_model
-    except ImportError as e:
-        pytest.skip(f"lite_hrnet.export is not available: {e}")
-    files = litehrnet_files(base)
-    out = (Path(base) / "litehrnet_export").resolve()
-    try:
-        report = export_model(MODEL, formats=("tflite",), precisions=("fp32",), out_dir=out,
-                              weights=str(files["pth"]), verify=False)
-    except (Exception, SystemExit) as e:  # onnx2tf exits on conversion errors
-        pytest.fail(f"TFLite export of {MODEL} failed: {type(e).__name__}: {e}")
-    found = [Path(a.path) for a in report.artifacts if a.format == "tflite" and a.precision == "fp32"]
-    assert found and found[0].is_file(), report.table()
-    return found[0]
 
 
 @functools.lru_cache(maxsize=None)

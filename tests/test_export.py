@@ -1,8 +1,10 @@
 """Export to ONNX / OpenVINO / TFLite: parity with PyTorch, metadata round trip, atomic writes, bad input.
 
-Accuracy of fp16 and int8 is judged on a trained network (the synthetic demo
-model): with random weights Lite-HRNet amplifies rounding noise about 20x, so
-there fp16/int8 files are checked for loading, metadata and shape only.
+Every written file is reloaded with :func:`lite_hrnet.runtimes.load` and compared with PyTorch here,
+apart from the exporter's own check. Accuracy of fp16 and int8 is judged on a trained network (the
+synthetic demo model): with random weights Lite-HRNet amplifies rounding noise about 20x, so the
+seeded naive network is exported (and judged) in fp32 only. The whole-network exports are the session
+fixtures ``demo_export`` and ``naive_export`` (tests/conftest.py); their users are marked slow.
 """
 
 from __future__ import annotations
@@ -18,58 +20,15 @@ pytest.importorskip("onnx")
 
 import lite_hrnet  # noqa: E402
 from lite_hrnet import metadata as md  # noqa: E402
+from lite_hrnet.codec import decode_heatmaps  # noqa: E402
 from lite_hrnet.export import ExportCheckError, artifact_path, export_model  # noqa: E402
+from lite_hrnet.runtimes import load  # noqa: E402
 
-from conftest import cli  # noqa: E402
-
-ALL_FORMATS = ("onnx", "openvino", "tflite")
-ALL_PRECISIONS = ("fp32", "fp16", "int8")
-NAIVE = "naive_litehrnet_18_coco_256x192"
+from conftest import ALL_FORMATS, ALL_PRECISIONS, DEMO_NAME, NAIVE, cli  # noqa: E402
+from model_files import seeded_model  # noqa: E402
 
 
-def seeded_model(name: str, seed: int = 0):
-    """Seeded random weights with batch norm calibrated on synthetic people (outputs of order 1)."""
-    from lite_hrnet.export.calibration import calibrated_random_model
-
-    return calibrated_random_model(name, seed=seed, calib_count=8)
-
-
-@pytest.fixture(scope="module")
-def demo_weights():
-    from lite_hrnet.models import resolve_weights
-
-    try:
-        return resolve_weights("synthetic", lite_hrnet.get_model_spec(DEMO_NAME))
-    except Exception as e:  # the demo checkpoint ships with the package; its absence is a packaging bug
-        pytest.fail(f"demo checkpoint missing: {e}")
-
-
-DEMO_NAME = "litehrnet_18_coco_128x96"
-
-
-@pytest.fixture(scope="module")
-def demo_export(tmp_path_factory, demo_weights):
-    """The trained demo Lite-HRNet-18 exported to every format and precision, all verified."""
-    out = tmp_path_factory.mktemp("demo_export")
-    report = export_model(DEMO_NAME, ALL_FORMATS, ALL_PRECISIONS, out_dir=out, weights=demo_weights, calib_count=16)
-    return report, out
-
-
-@pytest.fixture(scope="module")
-def naive_export(tmp_path_factory):
-    """naive-18 with seeded weights: fp32 verified in every format; fp16 written unverified.
-
-    int8 is exercised (and judged) on the demo model; leaving it out here (onnx2tf's int8
-    pass, NNCF and ORT calibration at 256x192) keeps the whole suite under 15 minutes.
-    """
-    out = tmp_path_factory.mktemp("naive_export")
-    model = seeded_model(NAIVE)
-    report = export_model(NAIVE, ALL_FORMATS, ("fp32", "fp16"), out_dir=out, model=model, calib_count=8, verify=["fp32"])
-    fp32 = [a for a in report.artifacts if a.precision == "fp32"]
-    lossy = [a for a in report.artifacts if a.precision != "fp32"]
-    return fp32, lossy, out, model
-
-
+@pytest.mark.slow
 def test_demo_model_every_format_and_precision_passes_its_check(demo_export):
     report, out = demo_export
     assert report.ok
@@ -90,6 +49,7 @@ def test_demo_model_every_format_and_precision_passes_its_check(demo_export):
     assert got[("onnx", "int8")].size_bytes < got[("onnx", "fp32")].size_bytes * 0.7
 
 
+@pytest.mark.slow
 def test_metadata_round_trip_in_every_file(demo_export):
     report, _ = demo_export
     spec = lite_hrnet.get_model_spec(DEMO_NAME)
@@ -108,6 +68,7 @@ def test_metadata_round_trip_in_every_file(demo_export):
         assert meta["graph_rewrites"] == (["channel_shuffle_as_conv"] if a.format == "openvino" else [])
 
 
+@pytest.mark.slow
 def test_openvino_files_have_no_channel_shuffle_left(demo_export):
     report, _ = demo_export
     xmls = [Path(a.path).read_text() for a in report.artifacts if a.format == "openvino"]
@@ -120,33 +81,110 @@ def test_openvino_files_have_no_channel_shuffle_left(demo_export):
         assert 'type="Transpose"' not in xml and 'type="ShuffleChannels"' not in xml
 
 
+@pytest.fixture(scope="module")
+def demo_crops(tmp_path_factory):
+    """``(crops, heatmaps)``: 24 synthetic people cropped for the demo model (N x 3 x 128 x 96) and
+    PyTorch's heatmaps of them (N x 17 x 32 x 24)."""
+    from lite_hrnet.pipeline import PoseEstimator, load_image
+    from lite_hrnet.synth import generate_dataset
+
+    root = tmp_path_factory.mktemp("demo_people")
+    coco = json.loads(generate_dataset(root, 8, seed=99).read_text())
+    model = lite_hrnet.create_model(DEMO_NAME, weights="synthetic").eval()
+    estimator = PoseEstimator(model, spec=DEMO_NAME)
+    files = {im["id"]: root / "images" / im["file_name"] for im in coco["images"]}
+    crops = []
+    for a in coco["annotations"][:24]:
+        x, y, w, h = a["bbox"]
+        crops.append(estimator.preprocess(load_image(files[a["image_id"]]), *estimator.centers_scales(np.array([[x, y, x + w, y + h]]))))
+    crops = np.concatenate(crops)
+    with torch.no_grad():
+        return crops, model(torch.from_numpy(crops)).numpy()
+
+
+def _compare(y: np.ndarray, ref: np.ndarray):
+    """Relative error of heatmaps, and how far (input pixels) the keypoints PyTorch is confident of
+    (score > 0.3) move: all of them, for the mean and the 95th percentile."""
+    ref_kp, ref_scores = decode_heatmaps(ref)
+    moved = np.linalg.norm(decode_heatmaps(y)[0] - ref_kp, axis=-1)[ref_scores > 0.3] * 4
+    return np.linalg.norm(y - ref) / np.linalg.norm(ref), moved
+
+
+# Bounds per file precision: relative heatmap error, mean and 95th-percentile keypoint shift (input px).
+# Measured on this demo model and these 24 people (2 Dec 2026; onnx2tf, ORT, OpenVINO in f32):
+#   fp32: error <= 2.7e-7, no keypoint moved;
+#   fp16: error 3.5e-4 (TFLite, OpenVINO) to 4.4e-4 (ONNX), mean shift 0.006 px, largest 2 px;
+#   int8: error 0.19 (ONNX, TFLite), mean shift 2.5-2.8 px, 95th percentile 4.5-9.7 px. OpenVINO int8
+#   was not measured (its file failed the exporter's check in the working tree of that day) and gets
+#   the same bounds. A broken int8 file moves joints by ~90 px.
+RELOAD_BOUNDS = {"fp32": (1e-5, 0.01, 0.01), "fp16": (2e-3, 0.1, 0.5), "int8": (0.35, 5.0, 16.0)}
+
+
+@pytest.mark.slow
+def test_every_demo_file_reloaded_matches_pytorch(demo_export, demo_crops):
+    """Each written file, loaded with runtimes.load (OpenVINO in f32, so that the file's precision is
+    judged) and run one crop at a time, against PyTorch: numbers, not shapes."""
+    report, _ = demo_export
+    crops, ref = demo_crops
+    assert len(report.artifacts) == len(ALL_FORMATS) * len(ALL_PRECISIONS)
+    for a in report.artifacts:
+        backend = load(a.path, precision="fp32" if a.format == "openvino" else None)
+        assert backend.info.precision == ("fp32" if a.format == "openvino" else a.precision)
+        y = np.concatenate([backend(crops[i:i + 1]) for i in range(len(crops))])
+        rel, moved = _compare(y, ref)
+        max_rel, max_mean, max_p95 = RELOAD_BOUNDS[a.precision]
+        assert rel <= max_rel and moved.mean() <= max_mean and np.percentile(moved, 95) <= max_p95, (
+            a.format, a.precision, rel, moved.mean(), np.percentile(moved, 95))
+        if a.precision == "fp16":  # really rounded to fp16, not a copy of the fp32 file
+            assert rel > 1e-5, (a.format, rel)
+
+
+def _cpu_flags() -> set:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        pytest.skip("no /proc/cpuinfo to read the CPU's flags from")
+    return {flag for line in text.splitlines() if line.startswith("flags") for flag in line.split(":", 1)[1].split()}
+
+
+@pytest.mark.slow
+def test_openvino_default_precision_is_the_documented_one(demo_export, demo_crops):
+    """Without ``precision``, OpenVINO runs bf16 on CPUs with AVX512-BF16 or AMX, else f32 (README,
+    runtimes.openvino_backend); either way the demo model's keypoints stay within bounds measured
+    in bf16 on an AVX512-BF16 CPU (error 5.2e-3, mean shift 0.16 px, largest 2.8 px)."""
+    _, out = demo_export
+    flags = _cpu_flags()
+    expected = "bf16" if flags & {"avx512_bf16", "amx_bf16"} else "fp32"
+    crops, ref = demo_crops
+    backend = load(artifact_path(out, DEMO_NAME, "openvino", "fp32"))
+    assert backend.info.precision == expected, sorted(flags & {"avx512_bf16", "amx_bf16", "amx_tile"})
+    rel, moved = _compare(backend(crops), ref)
+    assert rel <= 2e-2 and moved.mean() <= 0.5 and moved.max() <= 8.0, (rel, moved.mean(), moved.max())
+
+
+@pytest.mark.slow
 def test_naive_fp32_parity_in_every_format(naive_export):
-    fp32, _, _, _ = naive_export
-    assert len(fp32) == 3
-    for a in fp32:
-        assert a.rel_error <= 1e-4, (a.format, a.rel_error)
-        assert a.agreement == 1.0
-
-
-def test_naive_fp16_files_load_and_run(naive_export):
-    _, lossy, out, model = naive_export
-    from lite_hrnet.runtimes import load
-
+    """The exporter's verdict, and this test's own: each file reloaded and run on other inputs."""
+    artifacts, _, model = naive_export
+    assert sorted(a.format for a in artifacts) == sorted(ALL_FORMATS)
     x = np.random.RandomState(0).randn(2, 3, 256, 192).astype(np.float32)
     with torch.no_grad():
         ref = model(torch.from_numpy(x)).numpy()
-    assert len(lossy) == 3
-    for a in lossy:
-        assert a.status == "ok" and a.rel_error is None  # not verified, as asked
-        y = load(a.path)(x)
-        assert y.shape == ref.shape and np.isfinite(y).all()
-        assert md.read_metadata(a.path)["precision"] == a.precision
+    ref_kp, _ = decode_heatmaps(ref)
+    for a in artifacts:
+        assert a.precision == "fp32" and a.rel_error <= 1e-4 and a.agreement == 1.0, (a.format, a.rel_error)
+        backend = load(a.path, precision="fp32" if a.format == "openvino" else None)
+        y = np.concatenate([backend(x[i:i + 1]) for i in range(len(x))])
+        # fp32 in every runtime: rounding only (random weights amplify it; the demo model's is below 1e-6).
+        assert np.linalg.norm(y - ref) / np.linalg.norm(ref) <= 1e-4, a.format
+        assert np.abs(decode_heatmaps(y)[0] - ref_kp).max() <= 0.05, a.format  # heatmap pixels
 
 
+@pytest.mark.slow
 def test_onnx_graph_is_single_self_contained_file(naive_export):
     import onnx
 
-    _, _, out, _ = naive_export
+    _, out, _ = naive_export
     path = artifact_path(out, NAIVE, "onnx", "fp32")
     proto = onnx.load(str(path))
     assert not any(t.data_location == onnx.TensorProto.EXTERNAL for t in proto.graph.initializer)
@@ -368,3 +406,40 @@ def test_a_failed_onnx_export_fails_every_artifact_with_its_own_error(tmp_path, 
     assert [a.status for a in artifacts] == ["failed", "failed"]
     assert all(a.message == "exporter crashed" for a in artifacts)
     assert len(calls) == 1  # not rerun for the second artifact
+
+
+def test_tflite_metadata_reader_without_the_schema_package(tmp_path, monkeypatch):
+    """Where no package provides the TFLite flatbuffer schema, the metadata is found by its marker bytes."""
+    import importlib
+
+    schema = md.tflite_schema()
+    if schema is None:
+        pytest.skip("writing the test file needs a TFLite schema package (ai-edge-litert)")
+    empty = schema.ModelT()
+    empty.version = 3
+    meta = dict(lite_hrnet.get_model_spec(DEMO_NAME).metadata(), format="tflite", layout="NHWC", precision="fp32")
+    path = tmp_path / "m.tflite"
+    path.write_bytes(md.write_tflite_metadata(md.pack_tflite(empty), meta))
+    with_schema = md.read_tflite_metadata(path)
+
+    real = importlib.import_module
+
+    def no_schema(name, *args, **kwargs):
+        if name.endswith("schema_py_generated"):
+            raise ImportError(f"No module named {name!r}")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib, "import_module", no_schema)
+    assert md.tflite_schema() is None
+    assert md.read_tflite_metadata(path) == with_schema == md.read_metadata(path)
+    assert with_schema["model_name"] == DEMO_NAME and with_schema["layout"] == "NHWC"
+    # Without the marker, or with the JSON cut short, the byte scan says which file and what is wrong.
+    bare = tmp_path / "bare.tflite"
+    bare.write_bytes(md.pack_tflite(empty))
+    with pytest.raises(md.MetadataError, match=f"{bare}: no lite-hrnet metadata"):
+        md.read_tflite_metadata(bare)
+    data = path.read_bytes()
+    cut = tmp_path / "cut.tflite"
+    cut.write_bytes(data[:data.index(b'"model_name"') + 20])
+    with pytest.raises(md.MetadataError, match=f"{cut}: lite-hrnet metadata is truncated"):
+        md.read_tflite_metadata(cut)

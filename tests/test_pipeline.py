@@ -4,7 +4,6 @@ flip test, outputs, and the same result from every runtime."""
 from __future__ import annotations
 
 import json
-import os
 from typing import Dict, List, Tuple
 
 import cv2
@@ -419,17 +418,11 @@ def test_same_poses_from_every_runtime_tiny_network(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("LITE_HRNET_TEST_TFLITE_EXPORT"),
-                    reason="converts Lite-HRNet to TFLite with onnx2tf (~3 min); set LITE_HRNET_TEST_TFLITE_EXPORT=1")
-def test_same_poses_from_every_runtime_litehrnet_tflite(tmp_path_factory):
-    pytest.importorskip("torch")
-    from model_files import litehrnet_files, litehrnet_tflite
-
-    base = str(tmp_path_factory.getbasetemp())
-    files = litehrnet_files(base)
-    tflite = litehrnet_tflite(base)
-    _same_poses({"torch": files["pth"], "onnx": files["onnx"], "openvino": files["xml"], "tflite": tflite},
-                seeded_pth=files["pth"])
+def test_same_poses_from_every_runtime_litehrnet_tflite(naive_export):
+    """The seeded Lite-HRNet-18 in all four runtimes, the files from the session export fixture."""
+    artifacts, _, model = naive_export
+    files = {a.format: a.path for a in artifacts}
+    _same_poses({"torch": model, "onnx": files["onnx"], "openvino": files["openvino"], "tflite": files["tflite"]})
 
 
 def test_person_score_is_box_score_times_mean_of_confident_keypoints():
