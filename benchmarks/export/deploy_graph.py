@@ -141,6 +141,40 @@ def _batch_free(path: Path) -> None:
         path.write_bytes(md.pack_tflite(model, len(data)))
 
 
+def _with_metadata(path: Path) -> Path:
+    """``path`` with lite-hrnet metadata (the spec's, batch and precision from the file), written in place if it lacks it."""
+    from lite_hrnet import metadata as md
+    from lite_hrnet.specs import get_model_spec
+
+    try:
+        md.read_metadata(path)
+        return path
+    except (md.MetadataError, ValueError):
+        pass
+    precision = "int8" if "_int8" in path.name else "fp32"
+    meta = dict(get_model_spec(MODEL).metadata(), precision=precision, batch=1 if "static" in path.name else "dynamic")
+    if path.suffix == ".onnx":
+        import onnx
+
+        proto = onnx.load(str(path))
+        md.write_onnx_metadata(proto, dict(meta, format="onnx", layout="NCHW"))
+        onnx.save(proto, str(path))
+    elif path.suffix == ".xml":
+        import openvino as ov
+
+        model = ov.Core().read_model(str(path))
+        md.write_openvino_metadata(model, dict(meta, format="openvino", layout="NCHW"))
+        tmp = path.with_name("tmp_" + path.name)
+        ov.save_model(model, str(tmp), compress_to_fp16=False)
+        del model
+        tmp.with_suffix(".bin").replace(path.with_suffix(".bin"))
+        tmp.replace(path)
+    else:
+        data = path.read_bytes()
+        path.write_bytes(md.write_tflite_metadata(data, dict(meta, format="tflite", layout="NHWC", batch=1)))
+    return path
+
+
 def floor_gflops() -> float:
     """This core's fp32 matrix-multiply rate now (GFLOP/s, one BLAS thread): best of 3."""
     a = np.random.RandomState(0).rand(FLOOR_N, FLOOR_N).astype(np.float32)
@@ -173,7 +207,7 @@ def cases(files: Dict[str, Path], only: List[str]) -> List[Case]:
             precision: Optional[str] = None) -> None:
         if key not in files or (only and runtime not in only):
             return
-        backend = runtimes.load(files[key], threads=threads, precision=precision, spec=MODEL)
+        backend = runtimes.load(_with_metadata(files[key]), threads=threads, precision=precision)
         for n in batches:
             x = x1 if n == 1 else x8[:n]
             out.append((runtime, graph, f"{what}, batch {n}", threads, n, lambda b=backend, x=x: b(x)))
