@@ -9,7 +9,8 @@ only the runtime's own fusions around the new nodes may order float additions
 differently. The exported file is checked against PyTorch with the same limits.
 
 Which rewrite each runtime gets was decided by timing every variant
-(``benchmarks/export/rewrites.py``; the figures are in benchmarks/export/README.md):
+(``benchmarks/export/rewrites.py`` and ``deploy_graph.py``; the figures are in
+benchmarks/export/README.md and deploy_graph.md):
 
 * ``channel_shuffle_as_conv``, used for OpenVINO: its ShuffleChannels kernel
   reorders out of the blocked nChw16c layout and back on each call; a 1x1
@@ -22,8 +23,8 @@ Which rewrite each runtime gets was decided by timing every variant
   converter then rejects the graph (a strided slice feeding the 4-way concat
   breaks its same-scale rule), and one onnx2tf run makes all precisions. Kept,
   tested, for a later fp32-only path.
-* ``nearest_upsample_as_broadcast``, used by nobody (it measured slower in every
-  runtime: ``benchmarks/export/deploy_graph.md``): a nearest upsampling by an
+* ``nearest_upsample_as_broadcast``, used by nobody (2-3.5x slower in ONNX Runtime,
+  OpenVINO and LiteRT: ``benchmarks/export/deploy_graph.md``): a nearest upsampling by an
   integer factor that only feeds element-wise Mul/Add (Lite-HRNet's
   cross-resolution weights and the fuse layers' upsampled branches) becomes a
   broadcast over a reshaped view: ``x * up(w)`` is ``x`` viewed as
