@@ -64,8 +64,11 @@ def test_metadata_round_trip_in_every_file(demo_export):
         assert meta["layout"] == ("NHWC" if a.format == "tflite" else "NCHW")
         assert meta["checkpoint_sha256"] == report.checkpoint_sha256 and len(report.checkpoint_sha256) == 64
         assert meta["toolkit_version"] == lite_hrnet.__version__
-        # The OpenVINO files were converted from the shuffle-free graph, and say so.
-        assert meta["graph_rewrites"] == (["channel_shuffle_as_conv"] if a.format == "openvino" else [])
+        # The passes each file was made with, and say so: constant reshape targets in the dynamic-batch
+        # ONNX/OpenVINO graphs, OpenVINO's shuffle-free graph, TFLite's batch-free reshapes.
+        assert meta["graph_rewrites"] == {"onnx": ["computed_reshapes_as_constants"],
+                                          "openvino": ["computed_reshapes_as_constants", "channel_shuffle_as_conv"],
+                                          "tflite": ["tflite_batch_free_reshapes"]}[a.format]
 
 
 @pytest.mark.slow
