@@ -34,7 +34,6 @@ from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple, Unio
 import numpy as np
 
 from ..formats import get_format
-from ..messages import first_line  # noqa: F401 - re-exported: models/checkpoint.py still imports it from here
 from ..metadata import REQUIRED_FIELDS, MetadataError
 from ..specs import ModelSpec, get_model_spec
 
@@ -42,7 +41,7 @@ SpecLike = Union[ModelSpec, str, Mapping[str, Any]]
 
 __all__ = [
     "Backend", "CallableBackend", "DEFAULT_BATCH_CAP", "FileBackend", "ModelFileError", "RuntimeInfo", "SpecLike",
-    "check_batch", "check_threads", "existing_file", "first_line", "metadata_from_spec", "missing_extra",
+    "check_batch", "check_threads", "existing_file", "metadata_from_spec", "missing_extra",
 ]
 
 
