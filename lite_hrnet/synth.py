@@ -250,13 +250,20 @@ EYE_WHITE = np.array([235.0, 235.0, 235.0], np.float32)  # BGR, flat (unshaded)
 PUPIL = np.array([25.0, 20.0, 20.0], np.float32)
 
 
-def _paint_disc(img: np.ndarray, mask: np.ndarray, centre: np.ndarray, radius: float, color: np.ndarray) -> None:
-    """Paint a flat, anti-aliased disc of ``color`` (no shading) and mark ``mask``."""
-    h, w = mask.shape
+def _disc_window(shape, centre: np.ndarray, radius: float):
+    """``(x0, x1, y0, y1)``: the pixels of an image of ``shape`` (h, w) a disc can touch, or None when it is outside."""
+    h, w = shape[:2]
     x0, x1 = int(max(0, math.floor(centre[0] - radius - 1))), int(min(w, math.ceil(centre[0] + radius + 2)))
     y0, y1 = int(max(0, math.floor(centre[1] - radius - 1))), int(min(h, math.ceil(centre[1] + radius + 2)))
-    if x0 >= x1 or y0 >= y1:
+    return None if x0 >= x1 or y0 >= y1 else (x0, x1, y0, y1)
+
+
+def _paint_disc(img: np.ndarray, mask: np.ndarray, centre: np.ndarray, radius: float, color: np.ndarray) -> None:
+    """Paint a flat, anti-aliased disc of ``color`` (no shading) and mark ``mask``."""
+    window = _disc_window(mask.shape, centre, radius)
+    if window is None:
         return
+    x0, x1, y0, y1 = window
     py, px = np.mgrid[y0:y1, x0:x1].astype(np.float32)
     alpha = np.clip(radius - np.hypot(px - centre[0], py - centre[1]) + 0.5, 0.0, 1.0)
     a = alpha[..., None]
@@ -289,11 +296,10 @@ def _paint_head(
     or face, so a front view shows a face framed by hair, a back view only hair
     and a profile the face on the side the figure looks to.
     """
-    h, w = mask.shape
-    x0, x1 = int(max(0, math.floor(centre[0] - radius - 1))), int(min(w, math.ceil(centre[0] + radius + 2)))
-    y0, y1 = int(max(0, math.floor(centre[1] - radius - 1))), int(min(h, math.ceil(centre[1] + radius + 2)))
-    if x0 >= x1 or y0 >= y1:
+    window = _disc_window(mask.shape, centre, radius)
+    if window is None:
         return
+    x0, x1, y0, y1 = window
     py, px = np.mgrid[y0:y1, x0:x1].astype(np.float32)
     dx, dy = px - centre[0], py - centre[1]
     dist = np.sqrt(dx * dx + dy * dy)

@@ -96,4 +96,7 @@ def test_rewrite_for_format_writes_a_new_file_and_says_what_it_did(plain_onnx, t
     assert all(int(a.split(" x")[1]) > 0 for a in applied)
     assert path.read_bytes() == original
     np.testing.assert_array_equal(_run(tmp_path / "ov.onnx", x), _run(path, x))
-    assert rewrite_for_format(path, tmp_path / "ort.onnx", "onnx") == []
+    ort = rewrite_for_format(path, tmp_path / "ort.onnx", "onnx")
+    assert [a.split(" x")[0] for a in ort] == list(FORMAT_REWRITES["onnx"])
+    np.testing.assert_array_equal(_run(tmp_path / "ort.onnx", x), _run(path, x))
+    assert rewrite_for_format(path, tmp_path / "none.onnx", "tflite") == []  # TFLite's graph is converted as it is

@@ -89,6 +89,18 @@ def _remove_dead_nodes(graph) -> None:
         graph.initializer.extend(kept)
 
 
+def _set_nodes(model, nodes, remove_dead: bool = True) -> None:
+    """Make ``nodes`` the graph's node list (in order), drop what no longer feeds an output, and check the model."""
+    import onnx
+
+    graph = model.graph
+    del graph.node[:]
+    graph.node.extend(nodes)
+    if remove_dead:
+        _remove_dead_nodes(graph)
+    onnx.checker.check_model(model)
+
+
 def node_attribute(node, name: str, default=None):
     """The value of ONNX ``node``'s attribute ``name``, or ``default`` when it has none."""
     import onnx
@@ -158,10 +170,7 @@ def channel_shuffle_as_conv(model) -> int:
             "Conv", [unflatten.input[0], weight_name], [flatten.output[0]], name=f"{flatten.name}_as_conv",
             kernel_shape=[1, 1])
     nodes = [replacement.get(id(n), n) for n in graph.node if id(n) not in dropped]
-    del graph.node[:]
-    graph.node.extend(nodes)
-    _remove_dead_nodes(graph)
-    onnx.checker.check_model(model)
+    _set_nodes(model, nodes)
     return len(replacement)
 
 
@@ -198,24 +207,14 @@ def nearest_upsample_as_depth_to_space(model) -> int:
             nodes.append(helper.make_node("DepthToSpace", [stacked], [out], blocksize=2, mode="DCR", name=f"{out}_d2s"))
             current = out
         replaced += 1
-    del graph.node[:]
-    graph.node.extend(nodes)
-    onnx.checker.check_model(model)
+    _set_nodes(model, nodes, remove_dead=False)
     return replaced
 
 
 def nearest_power_of_two_steps(node, constants: Dict[str, np.ndarray]) -> int:
     """k when ``node`` is a nearest Resize of N x C x H x W by 2^k on both spatial axes (k >= 1), else 0."""
-    if (node_attribute(node, "mode", b"nearest") != b"nearest"
-            or node_attribute(node, "coordinate_transformation_mode", b"half_pixel") != b"asymmetric"
-            or node_attribute(node, "nearest_mode", b"round_prefer_floor") != b"floor"):
-        return 0
-    scales = constants.get(node.input[2]) if len(node.input) > 2 and node.input[2] else None
-    if scales is None or scales.shape != (4,) or list(scales[:2]) != [1.0, 1.0] or scales[2] != scales[3]:
-        return 0
-    factor = float(scales[2])
-    steps = int(round(np.log2(factor))) if factor > 1 else 0
-    return steps if steps >= 1 and 2.0 ** steps == factor else 0
+    factor = nearest_integer_factor(node, constants)
+    return factor.bit_length() - 1 if factor and factor & (factor - 1) == 0 else 0
 
 
 def symbolic_shapes(model) -> Dict[str, List]:
@@ -356,10 +355,7 @@ def nearest_upsample_as_broadcast(model) -> int:
             continue
         nodes.extend(before.get(id(n), []))
         nodes.append(replace.get(id(n), n))
-    del graph.node[:]
-    graph.node.extend(nodes)
-    _remove_dead_nodes(graph)
-    onnx.checker.check_model(model)
+    _set_nodes(model, nodes)
     return len(dropped)
 
 
