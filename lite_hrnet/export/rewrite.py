@@ -183,16 +183,10 @@ def nearest_upsample_as_depth_to_space(model) -> int:
     (asymmetric coordinates, floor rounding, as torch's ``mode="nearest"``).
     Rewrites ``model`` in place; returns the number of Resize nodes replaced.
     """
-    import onnx
-    from onnx import helper, numpy_helper
+    from onnx import helper
 
     graph = model.graph
-    constants = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
-    for node in graph.node:
-        if node.op_type == "Constant" and node.output:
-            value = node_attribute(node, "value")
-            if value is not None:
-                constants[node.output[0]] = numpy_helper.to_array(value)
+    constants = _constants(graph)
     nodes, replaced = [], 0
     for node in graph.node:
         steps = nearest_power_of_two_steps(node, constants) if node.op_type == "Resize" else 0
