@@ -89,3 +89,18 @@ def naive_export(tmp_path_factory):
     model = seeded_model(NAIVE)
     report = export_model(NAIVE, ALL_FORMATS, ("fp32",), out_dir=out, model=model, calib_count=8)
     return report.artifacts, out, model
+
+
+@pytest.fixture(scope="session")
+def demo_tflite(tmp_path_factory) -> Path:
+    """The demo model as plain fp32 TFLite, exported once per session (test_native, test_java and
+    test_end_to_end use this folder, with reuse=True, so that one export serves all of them)."""
+    try:
+        from lite_hrnet.export import export_model
+    except ImportError as e:
+        pytest.skip(f"lite_hrnet.export is not available (pip install 'lite-hrnet[export]'): {e}")
+    out = tmp_path_factory.getbasetemp() / "demo_tflite"
+    report = export_model(DEMO_NAME, "tflite", "fp32", out_dir=out, weights="synthetic", reuse=True)
+    found = [Path(a.path) for a in report.artifacts if a.format == "tflite" and a.precision == "fp32"]
+    assert found and found[0].is_file(), report.table()
+    return found[0]

@@ -28,7 +28,6 @@ from conftest import cli
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "build" / "java"
 JUNIT_JAR = Path(os.environ.get("JUNIT_JAR", "/usr/share/java/junit-platform-console-standalone.jar"))
-DEMO = "litehrnet_18_coco_128x96"
 PURE_JAVA_TESTS = ["GeometryTest", "HeatmapDecoderTest", "OneEuroFilterTest", "PoseTrackerTest", "ImageTest",
                    "JsonTest", "cli.PredictMainTest", "cli.ExifOrientationTest"]
 
@@ -61,21 +60,6 @@ def java_build() -> SimpleNamespace:
         tail = (full.stderr or full.stdout).strip().splitlines()[-3:]
         problem = "make java could not build the JNI library (liblitehrnet: make native): " + " | ".join(tail)
     return SimpleNamespace(jni=None if problem else jni, problem=problem)
-
-
-@pytest.fixture(scope="session")
-def demo_tflite(tmp_path_factory) -> Path:
-    """The demo model (trained on synthetic people, bundled) as fp32 TFLite, exported once per session (the folder
-    and reuse=True are those of tests/test_native.py's plain_tflite, so that one export serves both)."""
-    try:
-        from lite_hrnet.export import export_model
-    except ImportError as e:
-        pytest.skip(f"lite_hrnet.export is not available (pip install 'lite-hrnet[export]'): {e}")
-    out = tmp_path_factory.getbasetemp() / "demo_tflite"
-    report = export_model(DEMO, "tflite", "fp32", out_dir=out, weights="synthetic", reuse=True)
-    found = [Path(a.path) for a in report.artifacts if a.format == "tflite" and a.precision == "fp32"]
-    assert found and found[0].is_file(), report.table()
-    return found[0]
 
 
 def junit(classes: List[str], properties: Dict[str, str], jni: Optional[Path]) -> SimpleNamespace:

@@ -58,19 +58,10 @@ def _build(build_dir: Path, *options: str) -> Path:
 
 
 @pytest.fixture(scope="session")
-def plain_tflite(tmp_path_factory) -> Path:
-    """The demo model as plain fp32 TFLite (the folder and reuse=True are those of tests/test_java.py's
-    fixture, so that one export serves both)."""
-    _litert_library()
-    try:
-        from lite_hrnet.export import export_model
-    except ImportError as e:
-        pytest.skip(f"lite_hrnet.export is not available (pip install 'lite-hrnet[export]'): {e}")
-    out = tmp_path_factory.getbasetemp() / "demo_tflite"
-    report = export_model(DEMO, "tflite", "fp32", out_dir=out, weights="synthetic", reuse=True)
-    found = [Path(a.path) for a in report.artifacts if a.format == "tflite" and a.precision == "fp32"]
-    assert found and found[0].is_file(), report.table()
-    return found[0]
+def plain_tflite(request) -> Path:
+    """The demo model as plain fp32 TFLite (conftest's demo_tflite), where LiteRT's C library is present."""
+    _litert_library()  # skips before the export when the C library cannot be linked
+    return request.getfixturevalue("demo_tflite")
 
 
 @pytest.fixture(scope="session")
