@@ -431,3 +431,43 @@ def test_person_score_is_box_score_times_mean_of_confident_keypoints():
     assert person_score(np.array([0.1, 0.5, 0.9]), 0.8) == pytest.approx(0.8 * 0.7)
     assert person_score(np.array([0.1, 0.5, 0.9]), 1.0, kpt_score_thr=0.6) == pytest.approx(0.9)
     assert person_score(np.array([0.1, 0.2]), 0.9) == 0.0  # no keypoint above the threshold
+
+
+def test_end_to_end_backend_gets_rgb_crops_and_its_crop_pixels_map_back():
+    """An end-to-end file (decoding inside): ``keypoints`` gets N x 256 x 192 x 3 uint8 RGB crops and returns
+    N x K x (x, y, score) in input-crop pixels; the estimator maps them with mmpose's transform_preds at the
+    input size: ``x_crop * s_w / 192 + c_x - s_w / 2`` (and y with 256), and gives no heatmaps."""
+    from lite_hrnet.runtimes.base import CallableBackend
+
+    seen = []
+    out = np.zeros((2, 17, 3), np.float32)
+    out[:, :, 0] = np.arange(17) * 10.0 + 1.5  # x in crop pixels (0..191)
+    out[:, :, 1] = 250.0 - np.arange(17) * 12.0  # y in crop pixels (0..255)
+    out[1, :, :2] += 3.0
+    out[:, :, 2] = np.linspace(0.1, 0.9, 17)
+
+    def end_to_end(crops):
+        seen.append(np.array(crops))
+        return out[:len(crops)]
+
+    backend = CallableBackend(end_to_end, MODEL)
+    backend.metadata["end_to_end"] = True
+    est = PoseEstimator(backend)
+    image = np.zeros((400, 600, 3), np.uint8)
+    image[:, :300] = (255, 0, 0)  # left half blue (BGR)
+    image[:, 300:] = (0, 0, 255)  # right half red
+    boxes = [[100.0, 50.0, 220.0, 350.0], [400.0, 100.0, 500.0, 300.0]]
+    centers, scales = est.centers_scales(np.array(boxes))
+    crops = est.crops(image, centers, scales)
+    keypoints, scores, heatmaps = est.estimate(crops, centers, scales)
+    assert heatmaps is None
+    (rgb,) = seen
+    assert rgb.dtype == np.uint8 and rgb.shape == (2, 256, 192, 3)
+    np.testing.assert_array_equal(rgb[0, 128, 96], (0, 0, 255))  # blue, in RGB order
+    np.testing.assert_array_equal(rgb[1, 128, 96], (255, 0, 0))  # red
+    np.testing.assert_array_equal(rgb, crops[..., ::-1])
+    for i, box in enumerate(boxes):
+        center, scale = reference_center_scale(box)
+        expected = out[i, :, :2] * scale / [192, 256] + center - scale / 2
+        np.testing.assert_allclose(keypoints[i], expected, rtol=1e-6, atol=1e-3)
+    np.testing.assert_array_equal(scores, out[:, :, 2])
