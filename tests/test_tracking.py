@@ -326,3 +326,23 @@ def test_a_person_whose_keypoints_fall_outside_the_frame_is_lost(box, xs, ys):
     result = tracker.update(np.zeros((FRAME_H, FRAME_W, 3), np.uint8), [box])
     assert (result.scores == 1).all() and ((result.keypoints < 0).all(axis=1)).any()
     assert tracker.needs_boxes  # the next box, clipped to the frame, would have no width or no height
+
+
+def test_box_iou_by_hand():
+    """The tracker's IoU (N x M, ``x1, y1, x2, y2`` pixels), values worked out by hand."""
+    from lite_hrnet.pipeline import box_iou
+
+    a = [[0, 0, 10, 10], [0, 0, 1, 0.5]]
+    b = [[5, 5, 15, 15], [20, 0, 30, 10], [0, 20, 10, 30], [0, 0, 10, 20], [0, 0, 1, 0.5]]
+    iou = box_iou(a, b)
+    assert iou.shape == (2, 5) and iou.dtype == np.float64
+    # 5 x 5 overlap of two 100-pixel boxes: 25 / 175; apart along x (or y) only: 0, not below 0 and not 1 / 190;
+    # a box inside one twice its size: 100 / 200; a box of half a pixel with itself: 1 (a union under one pixel).
+    np.testing.assert_array_equal(iou[0], [25 / 175, 0.0, 0.0, 0.5, 0.5 / 100])
+    np.testing.assert_array_equal(iou[1], [0.0, 0.0, 0.0, 0.5 / 200, 1.0])
+    # Degenerate boxes (no area, no union) give 0, not NaN or 1.
+    flat = box_iou([[3, 3, 3, 3]], [[3, 3, 3, 3], [0, 0, 10, 10]])
+    assert flat.dtype == np.float64
+    np.testing.assert_array_equal(flat, [[0.0, 0.0]])
+    # One box as a flat 4-vector.
+    np.testing.assert_array_equal(box_iou([0, 0, 10, 10], [5, 5, 15, 15]), [[25 / 175]])
