@@ -46,11 +46,12 @@ void lhr_warp_bilinear(const uint8_t *src, int width, int height, int row_stride
                        const int channel_map[3], const double m[6], uint8_t *dst, int out_w, int out_h);
 
 /* The same warp written straight into a network input: channel c of each pixel becomes
- * lut[c][value] (the normalization (value - mean[c]) / std[c], tabulated), interleaved
- * (out_h x out_w x 3) or planar (3 x out_h x out_w). Equal to lhr_warp_bilinear then the table. */
+ * ((float)value - mean[c]) / std[c] in float32 (the arithmetic of lite_hrnet.geometry.normalize_crops),
+ * interleaved (out_h x out_w x 3) or planar (3 x out_h x out_w). Equal to lhr_warp_bilinear then
+ * that formula. */
 void lhr_warp_normalize(const uint8_t *src, int width, int height, int row_stride, int channels,
-                        const int channel_map[3], const double m[6], const float lut[3][256], int planar, float *dst,
-                        int out_w, int out_h);
+                        const int channel_map[3], const double m[6], const float mean[3], const float std[3],
+                        int planar, float *dst, int out_w, int out_h);
 
 /* K x 2 (x, y) in a map of map_h x map_w pixels (heatmap, or the input crop for end-to-end
  * output) back to image pixels: x * scale_w / map_w + cx - scale_w / 2 (heatmap_to_image). */
@@ -65,7 +66,8 @@ int lhr_box_overlaps_image(const float box[4], int width, int height);
 /* Arg-max (first maximum, row-major) and maximum of K heatmaps of h x w, plus mmpose 1.x's
  * quarter-pixel shift: x where 1 < x < w-1 and 0 < y < h, y where 1 < y < h-1 and 0 < x < w,
  * toward the higher neighbour (no shift when they are equal).
- *   heatmaps: K x h x w (channels_last == 0) or h x w x K (channels_last == 1), one person.
+ *   heatmaps: K x h x w (channels_last == 0) or h x w x K (channels_last == 1), one person;
+ *             h * w < 2^31.
  *   coords:   K x 2 (x, y) heatmap pixels, written; scores: K, written. */
 void lhr_decode_heatmaps(const float *heatmaps, int k, int h, int w, int channels_last, float *coords,
                          float *scores);

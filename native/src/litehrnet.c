@@ -38,7 +38,6 @@ struct lhr_model {
     float *out_buf; /* max_batch persons */
     float *coords;  /* K x 2 decoded coordinates of one person */
     float *scores;  /* K scores, when the caller wants none */
-    float lut[3][256]; /* (u - mean[c]) / std[c] for every 8-bit value: the normalization, exactly */
     LiteRtTensorBuffer in_tb, out_tb; /* wrap in_buf / out_buf for the current batch */
     int tb_batch;
 
@@ -199,6 +198,11 @@ static lhr_status check_output(lhr_model *m, const LiteRtLayout *out, int batch,
                       "%s: output is not %s heatmaps with %d joints (rank %u: %d x %d x %d x %d)", m->path,
                       m->meta.channels_last ? "N x h x w x K" : "N x K x h x w", k, out->rank, out->dimensions[0],
                       out->dimensions[1], out->dimensions[2], out->dimensions[3]);
+        return LHR_ERR_BAD_MODEL;
+    }
+    if ((int64_t)out->dimensions[h_axis] * out->dimensions[h_axis + 1] * k > INT32_MAX) {
+        lhr_set_error(err, err_size, "%s: heatmaps of %d x %d x %d values are too large", m->path,
+                      out->dimensions[h_axis], out->dimensions[h_axis + 1], k);
         return LHR_ERR_BAD_MODEL;
     }
     m->hm_h = out->dimensions[h_axis];
@@ -372,8 +376,6 @@ lhr_status lhr_model_open(const char *path, int threads, lhr_model **out_model, 
         lhr_set_error(err, sizeof err, "%s: out of memory for the input/output buffers", path);
         goto fail;
     }
-    for (int c = 0; c < 3; ++c)
-        for (int u = 0; u < 256; ++u) m->lut[c][u] = ((float)u - meta->mean[c]) / meta->std[c];
     *out_model = m;
     return LHR_OK;
 fail:
@@ -475,8 +477,8 @@ static void fill_input(lhr_model *model, int slot, const uint8_t *pixels, int wi
         return;
     }
     float *dst = (float *)model->in_buf + (size_t)slot * model->in_person;
-    lhr_warp_normalize(pixels, width, height, row_stride, channels, channel_map, m, (const float(*)[256])model->lut,
-                       !model->meta.channels_last, dst, w, h);
+    lhr_warp_normalize(pixels, width, height, row_stride, channels, channel_map, m, model->meta.mean,
+                       model->meta.std, !model->meta.channels_last, dst, w, h);
 }
 
 lhr_status lhr_predict(lhr_model *model, const uint8_t *pixels, int width, int height, int row_stride,

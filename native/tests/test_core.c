@@ -157,21 +157,19 @@ static void warp_line(const char *tag, const numbers *x, void *vctx) {
         ctx->pixels++;
     }
     ctx->crops++;
-    /* the fused warp + normalization equals the crop looked up in the table, interleaved and planar */
-    float lut[3][256];
-    for (int ch = 0; ch < 3; ++ch)
-        for (int u = 0; u < 256; ++u) lut[ch][u] = ((float)u - 100.0f * ch) / (57.0f + ch);
+    /* the fused warp + normalization equals the crop normalized afterwards, interleaved and planar */
+    const float mean[3] = {0.0f, 100.0f, 200.0f}, std[3] = {57.0f, 58.0f, 59.0f};
     float *inter = malloc(sizeof(float) * (size_t)oh * ow * 3), *planar = malloc(sizeof(float) * (size_t)oh * ow * 3);
-    lhr_warp_normalize(ctx->image, ctx->w, ctx->h, ctx->w * ctx->c, ctx->c, map, m, (const float(*)[256])lut, 0, inter,
-                       ow, oh);
-    lhr_warp_normalize(ctx->image, ctx->w, ctx->h, ctx->w * ctx->c, ctx->c, map, m, (const float(*)[256])lut, 1, planar,
-                       ow, oh);
+    lhr_warp_normalize(ctx->image, ctx->w, ctx->h, ctx->w * ctx->c, ctx->c, map, m, mean, std, 0, inter, ow, oh);
+    lhr_warp_normalize(ctx->image, ctx->w, ctx->h, ctx->w * ctx->c, ctx->c, map, m, mean, std, 1, planar, ow, oh);
     int same = 1;
     const size_t plane = (size_t)oh * ow;
     for (size_t i = 0; i < plane; ++i)
-        for (int ch = 0; ch < 3; ++ch)
-            same &= inter[3 * i + ch] == lut[ch][crop[3 * i + ch]] && planar[ch * plane + i] == lut[ch][crop[3 * i + ch]];
-    CHECK(same, "lhr_warp_normalize differs from lhr_warp_bilinear + table");
+        for (int ch = 0; ch < 3; ++ch) {
+            const float want = ((float)crop[3 * i + ch] - mean[ch]) / std[ch];
+            same &= inter[3 * i + ch] == want && planar[ch * plane + i] == want;
+        }
+    CHECK(same, "lhr_warp_normalize differs from lhr_warp_bilinear + normalization");
     free(inter);
     free(planar);
     free(crop);
@@ -225,6 +223,142 @@ static void decode_line(const char *tag, const numbers *x, void *ctx) {
     decode_cases++;
     free(hm);
     free(hwk);
+}
+
+/* ------------------------------------------------------------------ warp against a per-pixel reference */
+
+/* cv2.warpAffine (INTER_LINEAR, BORDER_CONSTANT 0) of one output pixel, written plainly: the source
+ * position in float32 from the inverted matrix, pixels outside the image 0, lerp along x then y in
+ * float32, rounded half to even. */
+static void reference_pixel(const uint8_t *src, int width, int height, int stride, int channels, const int map[3],
+                            const double inv[6], int x, int y, int out[3]) {
+    const float sx = (float)inv[0] * (float)x + (float)inv[1] * (float)y + (float)inv[2];
+    const float sy = (float)inv[3] * (float)x + (float)inv[4] * (float)y + (float)inv[5];
+    if (!(sx >= -2.0f && sx <= (float)width + 1.0f && sy >= -2.0f && sy <= (float)height + 1.0f)) {
+        out[0] = out[1] = out[2] = 0;
+        return;
+    }
+    const int x0 = (int)floorf(sx), y0 = (int)floorf(sy);
+    const float fx = sx - (float)x0, fy = sy - (float)y0;
+    for (int c = 0; c < 3; ++c) {
+        float p[2][2];
+        for (int dy = 0; dy < 2; ++dy)
+            for (int dx = 0; dx < 2; ++dx) {
+                const int xx = x0 + dx, yy = y0 + dy;
+                p[dy][dx] = (xx >= 0 && xx < width && yy >= 0 && yy < height)
+                                ? (float)src[(size_t)yy * stride + (size_t)xx * channels + map[c]]
+                                : 0.0f;
+            }
+        const float v0 = p[0][0] + fx * (p[0][1] - p[0][0]);
+        const float v1 = p[1][0] + fx * (p[1][1] - p[1][0]);
+        const float v = nearbyintf(v0 + fy * (v1 - v0));
+        out[c] = v < 0.0f ? 0 : (v > 255.0f ? 255 : (int)v);
+    }
+}
+
+static unsigned next_random(unsigned *seed) {
+    *seed = *seed * 1103515245u + 12345u;
+    return *seed >> 8;
+}
+
+/* The library's crops (8-bit, normalized interleaved and planar) equal the reference pixel by pixel
+ * for boxes that shrink, enlarge, cross every border or lie outside, on RGB and padded RGBA images
+ * allocated to their last byte (AddressSanitizer sees any read past it). */
+static void test_warp_against_reference(void) {
+    const int width = 203, height = 151;
+    const int sizes[][2] = {{256, 192}, {128, 96}, {37, 53}, {1, 1}, {2, 3}};
+    const float mean[3] = {123.675f, 116.28f, 103.53f}, std[3] = {58.395f, 57.12f, 57.375f};
+    unsigned seed = 7;
+    int crops = 0, equal_u8 = 0, equal_norm = 0;
+    for (int channels = 3; channels <= 4; ++channels) {
+        const int stride = width * channels + (channels == 4 ? 5 : 0);
+        const size_t bytes = (size_t)(height - 1) * stride + (size_t)width * channels;
+        uint8_t *image = malloc(bytes);
+        for (size_t i = 0; i < bytes; ++i) image[i] = (uint8_t)next_random(&seed);
+        for (int trial = 0; trial < 60; ++trial) {
+            const int oh = sizes[trial % 5][0], ow = sizes[trial % 5][1];
+            const int map[3] = {trial % 2 ? 2 : 0, 1, trial % 2 ? 0 : 2};
+            float box[4];
+            if (trial % 6 == 0) { /* the bottom-right corner: reads up to the image's last byte */
+                box[0] = (float)width - 3.0f - (float)(next_random(&seed) % 40);
+                box[1] = (float)height - 3.0f - (float)(next_random(&seed) % 40);
+                box[2] = (float)width + (float)(next_random(&seed) % 5);
+                box[3] = (float)height + (float)(next_random(&seed) % 5);
+            } else {
+                const float cx = -60.0f + (float)(next_random(&seed) % 330), cy = -60.0f + (float)(next_random(&seed) % 280);
+                const float bw = 2.0f + (float)(next_random(&seed) % 400) * 0.37f;
+                const float bh = 2.0f + (float)(next_random(&seed) % 400) * 0.41f;
+                box[0] = cx - bw / 2;
+                box[1] = cy - bh / 2;
+                box[2] = cx + bw / 2;
+                box[3] = cy + bh / 2;
+            }
+            float center[2], scale[2];
+            double m[6], inv[6];
+            lhr_box_to_center_scale(box, (double)ow / oh, 1.25, center, scale);
+            lhr_crop_matrix(center, scale, oh, ow, m);
+            lhr_invert_affine(m, inv);
+            const size_t plane = (size_t)oh * ow;
+            uint8_t *crop = malloc(plane * 3);
+            float *inter = malloc(plane * 3 * sizeof(float)), *planar = malloc(plane * 3 * sizeof(float));
+            lhr_warp_bilinear(image, width, height, stride, channels, map, m, crop, ow, oh);
+            lhr_warp_normalize(image, width, height, stride, channels, map, m, mean, std, 0, inter, ow, oh);
+            lhr_warp_normalize(image, width, height, stride, channels, map, m, mean, std, 1, planar, ow, oh);
+            int same_u8 = 1, same_norm = 1;
+            for (int y = 0; y < oh; ++y)
+                for (int x = 0; x < ow; ++x) {
+                    int want[3];
+                    reference_pixel(image, width, height, stride, channels, map, inv, x, y, want);
+                    const size_t i = (size_t)y * ow + x;
+                    for (int c = 0; c < 3; ++c) {
+                        const float n = ((float)want[c] - mean[c]) / std[c];
+                        same_u8 &= crop[3 * i + c] == want[c];
+                        same_norm &= inter[3 * i + c] == n && planar[c * plane + i] == n;
+                    }
+                }
+            CHECK(same_u8 && same_norm, "warp of box [%g %g %g %g] to %dx%d (%d channels) differs from the reference",
+                  box[0], box[1], box[2], box[3], oh, ow, channels);
+            crops++;
+            equal_u8 += same_u8;
+            equal_norm += same_norm;
+            free(crop);
+            free(inter);
+            free(planar);
+        }
+        free(image);
+    }
+    printf("warp vs per-pixel reference: %d crops, %d identical 8-bit, %d identical normalized\n", crops, equal_u8,
+           equal_norm);
+}
+
+/* NaN counts as the maximum and the first one wins (numpy's argmax), in both layouts and for more
+ * joints than one pass takes. */
+static void test_decode_nan_and_many_joints(void) {
+    enum { K = 70, H = 5, W = 6 };
+    float *chw = malloc(sizeof(float) * K * H * W), *hwc = malloc(sizeof(float) * K * H * W);
+    float c1[2 * K], s1[K], c2[2 * K], s2[K];
+    for (int j = 0; j < K; ++j)
+        for (int i = 0; i < H * W; ++i) chw[j * H * W + i] = (float)((i * 7 + j * 3) % 11) * 0.1f;
+    /* joint 0: NaN at pixel (x 2, y 1) and (x 4, y 3); joint 69: maximum 5 at (x 5, y 4) */
+    chw[0 * H * W + 1 * W + 2] = NAN;
+    chw[0 * H * W + 3 * W + 4] = NAN;
+    chw[69 * H * W + 4 * W + 5] = 5.0f;
+    for (int j = 0; j < K; ++j)
+        for (int i = 0; i < H * W; ++i) hwc[i * K + j] = chw[j * H * W + i];
+    lhr_decode_heatmaps(chw, K, H, W, 0, c1, s1);
+    lhr_decode_heatmaps(hwc, K, H, W, 1, c2, s2);
+    CHECK(isnan(s1[0]) && isnan(s2[0]), "a NaN is the maximum: scores %g %g", s1[0], s2[0]);
+    /* (2, 1): no shift along x, whose neighbours compare; along y, (2, 0) and (2, 2) decide */
+    CHECK(floorf(c1[0]) == 2.0f && floorf(c1[1]) == 1.0f && c2[0] == c1[0] && c2[1] == c1[1],
+          "first NaN: got (%g, %g) and (%g, %g)", c1[0], c1[1], c2[0], c2[1]);
+    CHECK(s1[69] == 5.0f && s2[69] == 5.0f && c1[138] == 5.0f && c1[139] == 4.0f && c2[138] == 5.0f && c2[139] == 4.0f,
+          "joint 69: (%g, %g) %g and (%g, %g) %g", c1[138], c1[139], s1[69], c2[138], c2[139], s2[69]);
+    int same = 1;
+    for (int j = 0; j < K; ++j)
+        same &= c1[2 * j] == c2[2 * j] && c1[2 * j + 1] == c2[2 * j + 1] && (s1[j] == s2[j] || (j == 0 && isnan(s2[j])));
+    CHECK(same, "70 joints: channels-last decode differs from channels-first");
+    free(chw);
+    free(hwc);
 }
 
 /* ------------------------------------------------------------------ TFLite metadata + JSON */
@@ -363,6 +497,8 @@ int main(int argc, char **argv) {
     free(text);
     CHECK(decode_cases >= 20, "only %d decode cases", decode_cases);
 
+    test_warp_against_reference();
+    test_decode_nan_and_many_joints();
     test_tflite_metadata(dir);
     test_json();
 
