@@ -15,6 +15,18 @@
 #elif defined(__ARM_NEON)
 #include <arm_neon.h>
 #endif
+/* x86-64 with GCC or Clang: AVX2 loops as well, used where the CPU has AVX2 (lhr_simd);
+ * -DLHR_AVX2=0 leaves them out. */
+#ifndef LHR_AVX2
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define LHR_AVX2 1
+#else
+#define LHR_AVX2 0
+#endif
+#endif
+#if LHR_AVX2
+#include <immintrin.h>
+#endif
 
 void lhr_set_error(char *buf, size_t size, const char *fmt, ...) {
     if (buf == NULL || size == 0) return;
@@ -206,6 +218,7 @@ typedef struct {
     int order;             /* s is 0,1,2 (ORDER_SAME), 2,1,0 (ORDER_REVERSED) or something else */
     float mean[3], std[3]; /* per output channel */
     lhr_v4f mean_v, std_v; /* per source lane (SAME / REVERSED); lane 3: 0 and 1 */
+    int avx2;              /* take the AVX2 loops */
 } warp_out;
 
 /* Pixel i from its 3 rounded values (output channel order). */
@@ -224,18 +237,86 @@ static inline void put_scalar(const warp_out *o, size_t i, const int v[3]) {
     }
 }
 
+#if LHR_AVX2
+/* AVX2 versions of the hot loops, two columns per instruction: the same float32 operations lane by
+ * lane, hence the same results. Chosen at run time (lhr_simd), so the library still runs on any
+ * x86-64. */
+
+/* horizontal_row's wide columns x0..x1-1, pairs only; returns the first column not done. */
+__attribute__((target("avx2"))) static int horizontal_pairs_avx2(const uint8_t *line, const size_t *restrict offset,
+                                                                  const lhr_v4f *restrict fx, int channels, int x0,
+                                                                  int x1, lhr_v4f *restrict out) {
+    /* from the 8 bytes of column x then those of x + 1: the left neighbours' 4 bytes of both, then the right ones' */
+    const __m128i left = _mm_setr_epi8(0, 1, 2, 3, 8, 9, 10, 11, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m128i right = channels == 3 ? _mm_setr_epi8(3, 4, 5, 6, 11, 12, 13, 14, 0, 0, 0, 0, 0, 0, 0, 0)
+                                        : _mm_setr_epi8(4, 5, 6, 7, 12, 13, 14, 15, 0, 0, 0, 0, 0, 0, 0, 0);
+    int x = x0;
+    for (; x + 1 < x1; x += 2) {
+        const __m128i a = _mm_loadl_epi64((const __m128i *)(const void *)(line + offset[x]));
+        const __m128i b = _mm_loadl_epi64((const __m128i *)(const void *)(line + offset[x + 1]));
+        const __m128i ab = _mm_unpacklo_epi64(a, b);
+        const __m256 p0 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_shuffle_epi8(ab, left)));
+        const __m256 p1 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_shuffle_epi8(ab, right)));
+        const __m256 f = _mm256_loadu_ps((const float *)(fx + x));
+        _mm256_storeu_ps((float *)(out + x), _mm256_add_ps(p0, _mm256_mul_ps(f, _mm256_sub_ps(p1, p0))));
+    }
+    return x;
+}
+
+/* vertical_row for 8-bit and interleaved float output in the same or reversed channel order, pairs
+ * of pixels, leaving at least the row's last pixel; returns the first column not done. */
+__attribute__((target("avx2"))) static int vertical_pairs_avx2(const warp_out *o, const lhr_v4f *restrict h0,
+                                                                const lhr_v4f *restrict h1, float fy, int out_w,
+                                                                size_t row) {
+    if (o->order == ORDER_OTHER || o->planar) return 0;
+    const __m256 fyv = _mm256_set1_ps(fy), magic = _mm256_set1_ps(12582912.0f);
+    const int reversed = o->order == ORDER_REVERSED;
+    int x = 0;
+#define LHR_ROUNDED8(x)                                                                                     \
+    _mm256_sub_ps(_mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps((const float *)(h0 + (x))),                 \
+                                              _mm256_mul_ps(fyv, _mm256_sub_ps(_mm256_loadu_ps(           \
+                                                                                   (const float *)(h1 + (x))), \
+                                                                               _mm256_loadu_ps(           \
+                                                                                   (const float *)(h0 + (x)))))), \
+                                magic),                                                                     \
+                  magic)
+    if (o->u8 != NULL) {
+        uint8_t *dst = o->u8 + 3 * row;
+        for (; x + 2 < out_w; x += 2) {
+            __m256 r = LHR_ROUNDED8(x);
+            if (reversed) r = _mm256_permute_ps(r, _MM_SHUFFLE(3, 0, 1, 2));
+            store_u8x4(dst + 3 * (size_t)x, (lhr_v4f)_mm256_castps256_ps128(r));
+            store_u8x4(dst + 3 * (size_t)x + 3, (lhr_v4f)_mm256_extractf128_ps(r, 1));
+        }
+        return x;
+    }
+    float *dst = o->f + 3 * row;
+    const __m256 mean = _mm256_broadcast_ps((const __m128 *)&o->mean_v);
+    const __m256 std = _mm256_broadcast_ps((const __m128 *)&o->std_v);
+    for (; x + 2 < out_w; x += 2) {
+        __m256 n = _mm256_div_ps(_mm256_sub_ps(LHR_ROUNDED8(x), mean), std);
+        if (reversed) n = _mm256_permute_ps(n, _MM_SHUFFLE(3, 0, 1, 2));
+        _mm_storeu_ps(dst + 3 * (size_t)x, _mm256_castps256_ps128(n));
+        _mm_storeu_ps(dst + 3 * (size_t)x + 3, _mm256_extractf128_ps(n, 1));
+    }
+#undef LHR_ROUNDED8
+    return x;
+}
+#endif
+
 /* Output row `row` (out_w pixels) from the horizontal lerps h0 (source row y0) and h1 (y0 + 1) of
  * each column, fy the weight of h1: v = h0 + fy (h1 - h0) rounded half to even, lane by lane in
- * float32 (no clamp needed: both lerps are weighted means of 0..255). Interleaved stores write 4
- * lanes, the 4th overwritten by the next pixel; the row's last pixel writes 3. */
+ * float32 (no clamp needed: both lerps are weighted means of 0..255), from column x_start on.
+ * Interleaved stores write 4 lanes, the 4th overwritten by the next pixel; the row's last pixel
+ * writes 3. */
 static void vertical_row(const warp_out *o, const lhr_v4f *restrict h0, const lhr_v4f *restrict h1, float fy,
-                         int out_w, size_t row) {
+                         int x_start, int out_w, size_t row) {
     const lhr_v4f fyv = {fy, fy, fy, fy};
     const lhr_v4f magic = {12582912.0f, 12582912.0f, 12582912.0f, 12582912.0f}; /* 1.5 * 2^23, see round_even */
     const int last = out_w - 1;
 #define LHR_ROUNDED(x) (((h0[x] + fyv * (h1[x] - h0[x])) + magic) - magic)
     if (o->order == ORDER_OTHER) {
-        for (int x = 0; x < out_w; ++x) {
+        for (int x = x_start; x < out_w; ++x) {
             const lhr_v4f r = LHR_ROUNDED(x);
             const int v[3] = {(int)r[o->s[0]], (int)r[o->s[1]], (int)r[o->s[2]]};
             put_scalar(o, row + (size_t)x, v);
@@ -243,7 +324,7 @@ static void vertical_row(const warp_out *o, const lhr_v4f *restrict h0, const lh
     } else if (o->u8 != NULL) {
         uint8_t *dst = o->u8 + 3 * row;
         uint8_t tail[4];
-        for (int x = 0; x < out_w; ++x) {
+        for (int x = x_start; x < out_w; ++x) {
             lhr_v4f r = LHR_ROUNDED(x);
             if (o->order == ORDER_REVERSED) r = LHR_REVERSE3(r);
             store_u8x4(x < last ? dst + 3 * (size_t)x : tail, r);
@@ -252,7 +333,7 @@ static void vertical_row(const warp_out *o, const lhr_v4f *restrict h0, const lh
     } else if (!o->planar) {
         float *dst = o->f + 3 * row;
         float tail[4];
-        for (int x = 0; x < out_w; ++x) {
+        for (int x = x_start; x < out_w; ++x) {
             lhr_v4f n = (LHR_ROUNDED(x) - o->mean_v) / o->std_v;
             if (o->order == ORDER_REVERSED) n = LHR_REVERSE3(n);
             memcpy(x < last ? dst + 3 * (size_t)x : tail, &n, sizeof n);
@@ -260,7 +341,7 @@ static void vertical_row(const warp_out *o, const lhr_v4f *restrict h0, const lh
         memcpy(dst + 3 * (size_t)last, tail, 3 * sizeof(float));
     } else {
         float *d0 = o->f + row, *d1 = d0 + o->plane, *d2 = d1 + o->plane;
-        for (int x = 0; x < out_w; ++x) {
+        for (int x = x_start; x < out_w; ++x) {
             lhr_v4f n = (LHR_ROUNDED(x) - o->mean_v) / o->std_v;
             if (o->order == ORDER_REVERSED) n = LHR_REVERSE3(n);
             d0[x] = n[0];
@@ -277,21 +358,25 @@ static void vertical_row(const warp_out *o, const lhr_v4f *restrict h0, const lh
  * pass the end of the image). */
 static void horizontal_row(const uint8_t *line, const sample_pos *restrict cols, const size_t *restrict offset,
                            const lhr_v4f *restrict fx, int channels, int out_w, int x_lo, int x_hi, int wide_end,
-                           lhr_v4f *restrict out) {
+                           int avx2, lhr_v4f *restrict out) {
     const lhr_v4f zero = {0.0f, 0.0f, 0.0f, 0.0f};
     const int mid = wide_end < x_lo ? x_lo : (wide_end > x_hi ? x_hi : wide_end);
+    int x_wide = x_lo;
+#if LHR_AVX2
+    if (avx2) x_wide = horizontal_pairs_avx2(line, offset, fx, channels, x_lo, mid, out);
+#endif
 #if defined(__SSE2__)
     /* both neighbours from one 8-byte read */
     const __m128i z = _mm_setzero_si128();
     if (channels == 3) {
-        for (int x = x_lo; x < mid; ++x) {
+        for (int x = x_wide; x < mid; ++x) {
             const __m128i w = _mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)(const void *)(line + offset[x])), z);
             const lhr_v4f p0 = (lhr_v4f)_mm_cvtepi32_ps(_mm_unpacklo_epi16(w, z));
             const lhr_v4f p1 = (lhr_v4f)_mm_cvtepi32_ps(_mm_unpacklo_epi16(_mm_srli_si128(w, 6), z));
             out[x] = p0 + fx[x] * (p1 - p0);
         }
     } else {
-        for (int x = x_lo; x < mid; ++x) {
+        for (int x = x_wide; x < mid; ++x) {
             const __m128i w = _mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)(const void *)(line + offset[x])), z);
             const lhr_v4f p0 = (lhr_v4f)_mm_cvtepi32_ps(_mm_unpacklo_epi16(w, z));
             const lhr_v4f p1 = (lhr_v4f)_mm_cvtepi32_ps(_mm_unpackhi_epi16(w, z));
@@ -299,7 +384,7 @@ static void horizontal_row(const uint8_t *line, const sample_pos *restrict cols,
         }
     }
 #else
-    for (int x = x_lo; x < mid; ++x) {
+    for (int x = x_wide; x < mid; ++x) {
         const uint8_t *p = line + offset[x];
         const lhr_v4f p0 = load_u8x4(p), p1 = load_u8x4(p + channels);
         out[x] = p0 + fx[x] * (p1 - p0);
@@ -314,9 +399,8 @@ static void horizontal_row(const uint8_t *line, const sample_pos *restrict cols,
         if (x == x_lo) x = x_hi;
         if (x >= out_w) break;
         const sample_pos px = cols[x];
-        const uint8_t *p = line + (ptrdiff_t)px.i0 * channels;
-        const lhr_v4f p0 = px.in0 ? load_pixel(p, channels) : zero;
-        const lhr_v4f p1 = px.in1 ? load_pixel(p + channels, channels) : zero;
+        const lhr_v4f p0 = px.in0 ? load_pixel(line + (size_t)px.i0 * (size_t)channels, channels) : zero;
+        const lhr_v4f p1 = px.in1 ? load_pixel(line + (size_t)(px.i0 + 1) * (size_t)channels, channels) : zero;
         out[x] = p0 + fx[x] * (p1 - p0);
     }
 }
@@ -372,12 +456,16 @@ static int warp_axis_aligned(const uint8_t *src, int width, int height, int row_
             if (slot < 0) { /* compute it into the slot that does not hold the other row needed */
                 slot = held_row[0] == py.i0 + 1 - want ? 1 : 0;
                 horizontal_row(src + (size_t)r * (size_t)row_stride, cols, offset, fx, channels, out_w, x_lo, x_hi,
-                               r == height - 1 ? wide_end_last : x_hi, held[slot]);
+                               r == height - 1 ? wide_end_last : x_hi, o->avx2, held[slot]);
                 held_row[slot] = r;
             }
             h[want] = held[slot];
         }
-        vertical_row(o, h[0], h[1], py.frac, out_w, (size_t)y * n);
+        int done = 0;
+#if LHR_AVX2
+        if (o->avx2) done = vertical_pairs_avx2(o, h[0], h[1], py.frac, out_w, (size_t)y * n);
+#endif
+        vertical_row(o, h[0], h[1], py.frac, done, out_w, (size_t)y * n);
     }
     free(block);
     return 0;
@@ -406,9 +494,14 @@ static void warp(const uint8_t *src, int width, int height, int row_stride, int 
     }
 }
 
-static warp_out make_out(const int channel_map[3], int out_w, int out_h) {
+static warp_out make_out(const int channel_map[3], int out_w, int out_h, lhr_simd simd) {
     warp_out o;
     memset(&o, 0, sizeof o);
+#if LHR_AVX2
+    o.avx2 = simd == LHR_SIMD_BEST && __builtin_cpu_supports("avx2");
+#else
+    (void)simd;
+#endif
     o.plane = (size_t)out_w * (size_t)out_h;
     for (int ch = 0; ch < 3; ++ch) o.s[ch] = channel_map[ch];
     o.order = (o.s[0] == 0 && o.s[1] == 1 && o.s[2] == 2)   ? ORDER_SAME
@@ -418,16 +511,17 @@ static warp_out make_out(const int channel_map[3], int out_w, int out_h) {
 }
 
 void lhr_warp_bilinear(const uint8_t *src, int width, int height, int row_stride, int channels,
-                       const int channel_map[3], const double m[6], uint8_t *dst, int out_w, int out_h) {
-    warp_out o = make_out(channel_map, out_w, out_h);
+                       const int channel_map[3], const double m[6], uint8_t *dst, int out_w, int out_h,
+                       lhr_simd simd) {
+    warp_out o = make_out(channel_map, out_w, out_h, simd);
     o.u8 = dst;
     warp(src, width, height, row_stride, channels, m, out_w, out_h, &o);
 }
 
 void lhr_warp_normalize(const uint8_t *src, int width, int height, int row_stride, int channels,
                         const int channel_map[3], const double m[6], const float mean[3], const float std[3],
-                        int planar, float *dst, int out_w, int out_h) {
-    warp_out o = make_out(channel_map, out_w, out_h);
+                        int planar, float *dst, int out_w, int out_h, lhr_simd simd) {
+    warp_out o = make_out(channel_map, out_w, out_h, simd);
     o.f = dst;
     o.planar = planar;
     float lane_mean[4] = {0.0f, 0.0f, 0.0f, 0.0f}, lane_std[4] = {1.0f, 1.0f, 1.0f, 1.0f};

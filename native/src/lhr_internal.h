@@ -39,11 +39,17 @@ void lhr_crop_matrix(const float center[2], const float scale[2], int out_h, int
 /* Inverse of a 2 x 3 affine matrix, the way OpenCV's warpAffine inverts it (0 if singular). */
 void lhr_invert_affine(const double m[6], double inv[6]);
 
+/* Which loops the warp may use: the fastest this CPU has (AVX2 where present on x86-64), or the
+ * target's baseline (SSE2 on x86-64, NEON on arm64, else plain C). Both give the same bytes; the
+ * baseline exists so that the tests check both. */
+typedef enum lhr_simd { LHR_SIMD_BEST = 0, LHR_SIMD_BASELINE = 1 } lhr_simd;
+
 /* cv2.warpAffine(src, m, (out_w, out_h), INTER_LINEAR, BORDER_CONSTANT 0) of an 8-bit
- * interleaved image with `channels` channels into an out_h x out_w x 3 crop whose channel c
- * is source channel channel_map[c]. Float32 arithmetic as OpenCV 4.11+/5 does it. */
+ * interleaved image with `channels` (3 or 4) channels into an out_h x out_w x 3 crop whose
+ * channel c is source channel channel_map[c]. Float32 arithmetic as OpenCV 4.11+/5 does it. */
 void lhr_warp_bilinear(const uint8_t *src, int width, int height, int row_stride, int channels,
-                       const int channel_map[3], const double m[6], uint8_t *dst, int out_w, int out_h);
+                       const int channel_map[3], const double m[6], uint8_t *dst, int out_w, int out_h,
+                       lhr_simd simd);
 
 /* The same warp written straight into a network input: channel c of each pixel becomes
  * ((float)value - mean[c]) / std[c] in float32 (the arithmetic of lite_hrnet.geometry.normalize_crops),
@@ -51,7 +57,7 @@ void lhr_warp_bilinear(const uint8_t *src, int width, int height, int row_stride
  * that formula. */
 void lhr_warp_normalize(const uint8_t *src, int width, int height, int row_stride, int channels,
                         const int channel_map[3], const double m[6], const float mean[3], const float std[3],
-                        int planar, float *dst, int out_w, int out_h);
+                        int planar, float *dst, int out_w, int out_h, lhr_simd simd);
 
 /* K x 2 (x, y) in a map of map_h x map_w pixels (heatmap, or the input crop for end-to-end
  * output) back to image pixels: x * scale_w / map_w + cx - scale_w / 2 (heatmap_to_image). */

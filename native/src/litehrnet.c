@@ -473,12 +473,12 @@ static void fill_input(lhr_model *model, int slot, const uint8_t *pixels, int wi
     const int h = model->meta.input_h, w = model->meta.input_w;
     if (model->meta.end_to_end) {
         uint8_t *dst = (uint8_t *)model->in_buf + (size_t)slot * model->in_person;
-        lhr_warp_bilinear(pixels, width, height, row_stride, channels, channel_map, m, dst, w, h);
+        lhr_warp_bilinear(pixels, width, height, row_stride, channels, channel_map, m, dst, w, h, LHR_SIMD_BEST);
         return;
     }
     float *dst = (float *)model->in_buf + (size_t)slot * model->in_person;
     lhr_warp_normalize(pixels, width, height, row_stride, channels, channel_map, m, model->meta.mean,
-                       model->meta.std, !model->meta.channels_last, dst, w, h);
+                       model->meta.std, !model->meta.channels_last, dst, w, h, LHR_SIMD_BEST);
 }
 
 lhr_status lhr_predict(lhr_model *model, const uint8_t *pixels, int width, int height, int row_stride,

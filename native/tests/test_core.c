@@ -149,7 +149,7 @@ static void warp_line(const char *tag, const numbers *x, void *vctx) {
     lhr_box_to_center_scale(box, (double)ow / oh, 1.25, c, s);
     lhr_crop_matrix(c, s, oh, ow, m);
     uint8_t *crop = malloc((size_t)oh * ow * 3);
-    lhr_warp_bilinear(ctx->image, ctx->w, ctx->h, ctx->w * ctx->c, ctx->c, map, m, crop, ow, oh);
+    lhr_warp_bilinear(ctx->image, ctx->w, ctx->h, ctx->w * ctx->c, ctx->c, map, m, crop, ow, oh, LHR_SIMD_BEST);
     for (size_t i = 0; i < (size_t)oh * ow * 3; ++i) {
         int d = abs((int)crop[i] - (int)v[9 + i]);
         if (d > ctx->max_diff) ctx->max_diff = d;
@@ -160,8 +160,10 @@ static void warp_line(const char *tag, const numbers *x, void *vctx) {
     /* the fused warp + normalization equals the crop normalized afterwards, interleaved and planar */
     const float mean[3] = {0.0f, 100.0f, 200.0f}, std[3] = {57.0f, 58.0f, 59.0f};
     float *inter = malloc(sizeof(float) * (size_t)oh * ow * 3), *planar = malloc(sizeof(float) * (size_t)oh * ow * 3);
-    lhr_warp_normalize(ctx->image, ctx->w, ctx->h, ctx->w * ctx->c, ctx->c, map, m, mean, std, 0, inter, ow, oh);
-    lhr_warp_normalize(ctx->image, ctx->w, ctx->h, ctx->w * ctx->c, ctx->c, map, m, mean, std, 1, planar, ow, oh);
+    lhr_warp_normalize(ctx->image, ctx->w, ctx->h, ctx->w * ctx->c, ctx->c, map, m, mean, std, 0, inter, ow, oh,
+                       LHR_SIMD_BEST);
+    lhr_warp_normalize(ctx->image, ctx->w, ctx->h, ctx->w * ctx->c, ctx->c, map, m, mean, std, 1, planar, ow, oh,
+                       LHR_SIMD_BEST);
     int same = 1;
     const size_t plane = (size_t)oh * ow;
     for (size_t i = 0; i < plane; ++i)
@@ -184,8 +186,8 @@ static void warp_line(const char *tag, const numbers *x, void *vctx) {
             memcpy(rgba + (size_t)y * stride + xx * 4, ctx->image + ((size_t)y * ctx->w + xx) * 3, 3);
             rgba[(size_t)y * stride + xx * 4 + 3] = 255;
         }
-    lhr_warp_bilinear(ctx->image, ctx->w, ctx->h, ctx->w * 3, 3, map, m, crop1, ow, oh);
-    lhr_warp_bilinear(rgba, ctx->w, ctx->h, stride, 4, map, m, crop2, ow, oh);
+    lhr_warp_bilinear(ctx->image, ctx->w, ctx->h, ctx->w * 3, 3, map, m, crop1, ow, oh, LHR_SIMD_BEST);
+    lhr_warp_bilinear(rgba, ctx->w, ctx->h, stride, 4, map, m, crop2, ow, oh, LHR_SIMD_BEST);
     CHECK(memcmp(crop1, crop2, (size_t)oh * ow * 3) == 0, "RGBA/padded-stride crop differs from the RGB crop");
     free(rgba);
     free(crop1);
@@ -275,7 +277,7 @@ static void test_warp_against_reference(void) {
         const size_t bytes = (size_t)(height - 1) * stride + (size_t)width * channels;
         uint8_t *image = malloc(bytes);
         for (size_t i = 0; i < bytes; ++i) image[i] = (uint8_t)next_random(&seed);
-        for (int trial = 0; trial < 60; ++trial) {
+        for (int trial = 0; trial < 80; ++trial) {
             const int oh = sizes[trial % 5][0], ow = sizes[trial % 5][1];
             const int map[3] = {trial % 2 ? 2 : 0, 1, trial % 2 ? 0 : 2};
             float box[4];
@@ -301,9 +303,11 @@ static void test_warp_against_reference(void) {
             const size_t plane = (size_t)oh * ow;
             uint8_t *crop = malloc(plane * 3);
             float *inter = malloc(plane * 3 * sizeof(float)), *planar = malloc(plane * 3 * sizeof(float));
-            lhr_warp_bilinear(image, width, height, stride, channels, map, m, crop, ow, oh);
-            lhr_warp_normalize(image, width, height, stride, channels, map, m, mean, std, 0, inter, ow, oh);
-            lhr_warp_normalize(image, width, height, stride, channels, map, m, mean, std, 1, planar, ow, oh);
+            /* the CPU's fastest loops on even trials, the baseline (SSE2 / NEON / C) on odd ones */
+            const lhr_simd simd = (trial / 2) % 2 ? LHR_SIMD_BASELINE : LHR_SIMD_BEST;
+            lhr_warp_bilinear(image, width, height, stride, channels, map, m, crop, ow, oh, simd);
+            lhr_warp_normalize(image, width, height, stride, channels, map, m, mean, std, 0, inter, ow, oh, simd);
+            lhr_warp_normalize(image, width, height, stride, channels, map, m, mean, std, 1, planar, ow, oh, simd);
             int same_u8 = 1, same_norm = 1;
             for (int y = 0; y < oh; ++y)
                 for (int x = 0; x < ow; ++x) {
@@ -316,8 +320,9 @@ static void test_warp_against_reference(void) {
                         same_norm &= inter[3 * i + c] == n && planar[c * plane + i] == n;
                     }
                 }
-            CHECK(same_u8 && same_norm, "warp of box [%g %g %g %g] to %dx%d (%d channels) differs from the reference",
-                  box[0], box[1], box[2], box[3], oh, ow, channels);
+            CHECK(same_u8 && same_norm,
+                  "warp of box [%g %g %g %g] to %dx%d (%d channels, %s loops) differs from the reference", box[0],
+                  box[1], box[2], box[3], oh, ow, channels, simd == LHR_SIMD_BEST ? "fastest" : "baseline");
             crops++;
             equal_u8 += same_u8;
             equal_norm += same_norm;
