@@ -510,6 +510,19 @@ static warp_out make_out(const int channel_map[3], int out_w, int out_h, lhr_sim
     return o;
 }
 
+const char *lhr_warp_loops(void) {
+#if LHR_AVX2
+    if (__builtin_cpu_supports("avx2")) return "AVX2";
+#endif
+#if defined(__SSE2__)
+    return "SSE2";
+#elif defined(__ARM_NEON)
+    return "NEON";
+#else
+    return "C";
+#endif
+}
+
 void lhr_warp_bilinear(const uint8_t *src, int width, int height, int row_stride, int channels,
                        const int channel_map[3], const double m[6], uint8_t *dst, int out_w, int out_h,
                        lhr_simd simd) {

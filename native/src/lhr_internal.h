@@ -44,6 +44,9 @@ void lhr_invert_affine(const double m[6], double inv[6]);
  * baseline exists so that the tests check both. */
 typedef enum lhr_simd { LHR_SIMD_BEST = 0, LHR_SIMD_BASELINE = 1 } lhr_simd;
 
+/* The loops LHR_SIMD_BEST takes on this CPU: "AVX2", "SSE2", "NEON" or "C" (for benchmarks). */
+const char *lhr_warp_loops(void);
+
 /* cv2.warpAffine(src, m, (out_w, out_h), INTER_LINEAR, BORDER_CONSTANT 0) of an 8-bit
  * interleaved image with `channels` (3 or 4) channels into an out_h x out_w x 3 crop whose
  * channel c is source channel channel_map[c]. Float32 arithmetic as OpenCV 4.11+/5 does it. */

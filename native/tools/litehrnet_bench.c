@@ -112,10 +112,10 @@ int main(int argc, char **argv) {
         printf("{\"model\": \"%s\", \"end_to_end\": %s, \"input\": [%d, %d], \"persons\": %d, \"threads\": %d, "
                "\"runs\": %d, \"batches_per_frame\": %d, \"crop_ms\": %.4f, \"inference_ms\": %.4f, "
                "\"decode_ms\": %.4f, \"total_ms\": %.4f, \"best_crop_ms\": %.4f, \"best_inference_ms\": %.4f, "
-               "\"best_decode_ms\": %.4f, \"best_total_ms\": %.4f}\n",
+               "\"best_decode_ms\": %.4f, \"best_total_ms\": %.4f, \"crop_loops\": \"%s\"}\n",
                lhr_model_name(model), lhr_model_is_end_to_end(model) ? "true" : "false", lhr_model_input_height(model),
                lhr_model_input_width(model), persons, threads, runs, t.batches, crop_med, infer_med, decode_med,
-               total_med, smallest(crop), smallest(infer), smallest(decode), smallest(total));
+               total_med, smallest(crop), smallest(infer), smallest(decode), smallest(total), lhr_warp_loops());
     }
     free(boxes);
     free(kp);
