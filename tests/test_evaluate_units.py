@@ -12,6 +12,8 @@ import contextlib
 import io
 import json
 import math
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -129,6 +131,20 @@ def test_oks_nms_compares_with_every_kept_prediction_greedily():
     assert oks_nms([], np.array([]), SIGMA) == []
 
 
+def test_oks_nms_ties_keep_the_input_order_and_zero_areas_do_not_overlap():
+    """Highest score first, equal scores in input order (20 persons far apart, scores in three levels)."""
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 3, 20) / 4.0
+    preds = [_pred(np.full((K, 2), 1000.0 * i)) for i in range(20)]
+    expected = sorted(range(20), key=lambda i: (-scores[i], i))
+    assert oks_nms(preds, scores, SIGMA) == expected
+    # Two persons of no area (OKS: exp(-d² / 0) = 0 apart from exact matches): different keypoints both stay,
+    # identical ones are one person.
+    kp = rng.uniform(0, 100, (K, 2))
+    assert oks_nms([_pred(kp, area=0.0), _pred(kp + 1.0, area=0.0)], np.array([0.9, 0.8]), SIGMA) == [0, 1]
+    assert oks_nms([_pred(kp, area=0.0), _pred(kp, area=0.0)], np.array([0.8, 0.9]), SIGMA) == [1]
+
+
 def test_nms_coco_results_rescoring_grouping_and_thresholds():
     """Score = box score x mean of the joint scores above 0.2 (mmpose); NMS runs within each image only."""
     kp = np.random.default_rng(7).uniform(0, 100, (K, 2))
@@ -173,11 +189,14 @@ def test_pck_thresholds_and_what_counts():
     unlabelled = gt.copy()
     unlabelled[:, 2] = 0
     assert math.isnan(pck([_pred(pred, record=_record(keypoints=unlabelled))]))
-    assert pck([p, det]) == pytest.approx(16 / 17)
+    assert pck([det, p]) == pytest.approx(16 / 17) and pck([p, det]) == pytest.approx(16 / 17)
+    # An annotation id of 0 is a ground-truth person like any other.
+    assert pck([_pred(pred, record=_record(bbox=(0.0, 0.0, 150.0, 200.0), keypoints=gt, ann_id=0))]) == pytest.approx(16 / 17)
     # The normalizer is the longer side, at least 1 pixel: a 0.5-pixel box judges 0.15 px as a hit.
     tiny = _record(bbox=(0.0, 0.0, 0.5, 0.25), keypoints=gt)
     near = gt[:, :2] + np.array([0.15, 0.0])
     assert pck([_pred(near, record=tiny)]) == 1.0
+    assert pck([_pred(gt[:, :2] + np.array([0.0, 0.3]), record=tiny)]) == 0.0  # 0.3 / 1 > 0.2
     wide = _record(bbox=(0.0, 0.0, 300.0, 200.0), keypoints=gt)
     assert pck([_pred(gt[:, :2] + np.array([50.0, 0.0]), record=wide)]) == 1.0  # 50 / 300 <= 0.2
 
@@ -250,13 +269,15 @@ def test_evaluate_dataset_scores_in_image_order(coco_sample, monkeypatch):
     monkeypatch.setattr(evaluate, "predict_records", _ground_truth_predictor(calls))
     data = CocoKeypoints(coco_sample, COCO_JOINTS)
     estimator = object()
+    t0 = time.perf_counter()
     result = evaluate_dataset(estimator, data, batch_size=7)
+    wall = time.perf_counter() - t0
     (est, records, batch), = calls
     assert est is estimator and batch == 7
     assert [(r.image_id, -r.score) for r in records] == sorted((r.image_id, -r.score) for r in data.records)
     assert result.num_persons == 12 and result.num_images == 4 and len(result.results) == 12
     assert result.metrics["AP"] == pytest.approx(1.0) and result.metrics["AR"] == pytest.approx(1.0)
-    assert result.metrics["PCK@0.2"] == 1.0 and result.seconds > 0
+    assert result.metrics["PCK@0.2"] == 1.0 and 0 < result.seconds <= wall
     assert list(result.metrics) == [*COCO_STATS, "PCK@0.2"]
 
 
@@ -270,7 +291,7 @@ def test_evaluate_dataset_max_images_scores_only_those(coco_sample, monkeypatch,
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     data = CocoKeypoints(coco_sample, COCO_JOINTS)
     result = evaluate_dataset(object(), data, max_images=2)
-    assert {r.image_id for r in calls[0][1]} == {785, 40083}
+    assert {r.image_id for r in calls[0][1]} == {785, 40083} and calls[0][2] == 32  # the default batch
     assert result.num_persons == 3 and result.num_images == 2 and len(result.results) == 3
     assert result.metrics["AP"] == pytest.approx(1.0) and result.metrics["AR"] == pytest.approx(1.0)
     assert list(tmp_path.iterdir()) == []  # the subset annotation file is gone
@@ -299,3 +320,20 @@ def test_subset_annotations_keeps_only_the_given_images(coco_sample, monkeypatch
     assert sorted(im["id"] for im in sub["images"]) == [40083, 197388]
     assert sub["annotations"] == [a for a in full["annotations"] if a["image_id"] in (40083, 197388)]
     assert sub["categories"] == full["categories"]
+
+
+def test_evaluate_dataset_scores_with_the_joint_sets_sigmas(coco_sample, monkeypatch):
+    """OKS uses the dataset's joint set sigmas, not pycocotools' COCO default: with 4x wider sigmas the
+    same noisy predictions score as evaluate_coco scores them with those sigmas."""
+    wide = replace(COCO_JOINTS, sigmas=tuple(4 * s for s in COCO_JOINTS.sigmas))
+    rng = np.random.default_rng(10)
+
+    def noisy(estimator, records, batch_size=32):
+        return [PersonPrediction(r, r.keypoints[:, :2] + rng.normal(0, 0.05 * math.sqrt(r.area), (K, 2)),
+                                 np.ones(K, np.float32), r.score, 1e4) for r in records]
+
+    monkeypatch.setattr(evaluate, "predict_records", noisy)
+    result = evaluate_dataset(object(), CocoKeypoints(coco_sample, wide))
+    ann = coco_sample / "test_coco.json"
+    assert result.metrics["AP"] == pytest.approx(evaluate_coco(result.results, ann, wide.sigmas)["AP"])
+    assert result.metrics["AP"] > evaluate_coco(result.results, ann)["AP"] + 0.05
