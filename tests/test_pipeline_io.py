@@ -228,6 +228,30 @@ def test_load_image_refuses_a_truncated_jpeg(tmp_path):
             load_image(tmp_path / name)
 
 
+def test_jpeg_truncated_looks_for_the_end_marker_after_the_last_scan(tmp_path):
+    """FF DA starts a scan, FF D9 ends the image; only an end after the LAST scan makes the file whole."""
+    from lite_hrnet.pipeline import _jpeg_truncated
+
+    soi, sos, eoi = b"\xff\xd8", b"\xff\xda", b"\xff\xd9"
+    assert not _jpeg_truncated(soi + sos + b"scan" + eoi)
+    assert not _jpeg_truncated(sos + b"scan" + eoi)  # a scan at offset 0 is still a scan
+    assert _jpeg_truncated(soi + b"header" + eoi)  # no scan at all
+    assert _jpeg_truncated(soi + sos + b"scan")  # no end
+    # Two scans (a progressive JPEG) with an end marker only between them: the last scan is cut.
+    assert _jpeg_truncated(soi + sos + b"first" + eoi + sos + b"second")
+    assert not _jpeg_truncated(soi + sos + b"first" + sos + b"second" + eoi)
+    # The same through load_image: a real progressive JPEG, whole and cut inside its last scan.
+    color = np.random.default_rng(2).integers(0, 256, (32, 40, 3), dtype=np.uint8)
+    data = cv2.imencode(".jpg", color, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])[1].tobytes()
+    assert data.count(sos) >= 2
+    (tmp_path / "progressive.jpg").write_bytes(data)
+    assert load_image(tmp_path / "progressive.jpg").shape == (32, 40, 3)
+    last = data.rfind(sos)
+    (tmp_path / "cut.jpg").write_bytes(data[:last + (len(data) - last) // 2])
+    with pytest.raises(ValueError, match="cut.jpg: truncated JPEG"):
+        load_image(tmp_path / "cut.jpg")
+
+
 def test_load_image_errors_name_the_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.png"):
         load_image(tmp_path / "missing.png")
