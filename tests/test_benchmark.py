@@ -185,3 +185,103 @@ def test_summary_reports_the_goals():
     assert s["int8_faster_formats"] == ["openvino"] and s["goal_int8_faster_on_2"] is False
     assert s["fastest"]["x_floor"] == pytest.approx(3.0)
     assert any("NOT reached" in line for line in report.summary_lines())
+
+
+def test_cli_report_has_the_measured_floor_and_per_person_ratios(cli_run):
+    proc, files, _ = cli_run
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    data = json.loads(files["json"].read_text())
+    model, rows = data["model"], data["rows"]
+    # the floor is measured in the run: a matmul sample before the first row and after each, the best kept
+    samples = model["floor_samples_gflops"]
+    assert len(samples) == len(rows) + 1 and all(s > 0 for s in samples)
+    assert model["floor_gflops_per_core"] == max(samples) and "measured in this run" in model["floor_note"]
+    floor = 2.0 * model["macs"] / 1e9 / max(samples) * 1e3
+    assert model["floor_ms_per_image_1thread"] == pytest.approx(floor, rel=1e-3)
+    for row in rows:
+        per_person = row["median_ms"] / row["batch"]
+        assert row["median_ms_per_person"] == pytest.approx(per_person, abs=1e-3)
+        assert row["x_floor"] == pytest.approx(per_person / floor, rel=0.01)
+        assert row["min_x_floor"] == pytest.approx(row["min_ms"] / row["batch"] / floor, rel=0.01)
+    by_format = {r["format"]: r for r in rows}
+    assert by_format["torch"]["graph"] == ""
+    # the default ONNX export: dynamic batch, with the rewrites its metadata records
+    assert by_format["onnx"]["graph"] == "deploy dyn" and "computed_reshapes_as_constants" in by_format["onnx"]["graph_rewrites"]
+    header = proc.stdout.splitlines()[0]
+    for column in ("graph", "ms/pers", "x floor", "min x fl", "8p/1p"):
+        assert column in header, column
+
+
+def _row(fmt, graph, threads, batch, min_ms, median_ms, path="f", hint=None, p1=None, p8=None):
+    return BenchmarkRow(runtime=fmt, format=fmt, precision="fp32", precision_run="fp32", threads=threads,
+                        threads_applied=threads, batch=batch, min_ms=min_ms, median_ms=median_ms, graph=graph,
+                        path=path, precision_hint=hint, predict_1p_ms=p1, predict_8p_ms=p8)
+
+
+def test_floor_ratios_before_after_and_thread_scaling_are_computed_from_the_rows():
+    rows = [_row("onnx", "plain b1", 1, 1, 30.0, 40.0, path="plain.onnx", p1=32.0, p8=240.0),
+            _row("onnx", "deploy dyn", 1, 1, 20.0, 25.0, path="deploy.onnx", p1=22.0, p8=110.0),
+            _row("onnx", "deploy dyn", 1, 8, 128.0, 160.0, path="deploy.onnx"),
+            _row("onnx", "deploy dyn", 2, 8, 80.0, 96.0, path="deploy.onnx"),
+            _row("openvino", "deploy dyn", 1, 1, 18.0, 30.0, path="m.xml", hint="f32")]
+    report = BenchmarkReport(model={"name": NAIVE}, machine={}, settings={}, rows=rows)
+    report.apply_floor(4.0)
+    plain, deploy, b8, b8t2, ov = rows
+    assert (plain.x_floor, plain.min_x_floor) == (10.0, 7.5)  # 40 / 4, 30 / 4
+    assert (b8.median_ms_per_person, b8.min_ms_per_person, b8.min_x_floor) == (20.0, 16.0, 4.0)  # 128 / 8 = 16 = 4 x 4
+    assert (b8t2.min_ms_per_person, b8t2.min_x_floor) == (10.0, 5.0)  # two threads: the floor is 2 ms per person
+    [pair] = report.before_after()  # the OpenVINO row has no plain row to pair with
+    assert (pair["format"], pair["batch"], pair["deploy_over_plain_by_min"], pair["deploy_over_plain_by_median"]) == \
+        ("onnx", 1, round(20 / 30, 3), round(25 / 40, 3))
+    [scaling] = report.thread_scaling()
+    assert (scaling["batch"], scaling["threads"], scaling["speedup_by_min"]) == (8, 2, 1.6)  # 16 / 10 ms per person
+    s = report.summary()["threads=1"]
+    assert s["best_strict_fp32_x_floor"]["batch 1"]["x_floor_by_min"] == 4.5  # OpenVINO f32: 18 / 4
+    assert s["best_strict_fp32_x_floor"]["batch 8"]["min_ms_per_person"] == 16.0
+    assert s["best_8p_over_1p"]["ratio"] == 5.0 and s["best_8p_over_1p"]["graph"] == "deploy dyn"  # 110 / 22
+    lines = "\n".join(report.summary_lines())
+    assert "deploy graph / plain graph, min per person: onnx fp32 t1 b1 x0.67" in lines
+    assert "1 thread / more threads, min per person: onnx fp32 deploy dyn b8 t2 x1.60" in lines
+    assert "plain b1" in report.table() and "min x floor" in report.markdown()
+
+
+def test_given_files_are_measured_beside_the_exports_with_their_graph(cli_run, tmp_path):
+    """--files: a plain-graph ONNX file (no rewrites) gets rows of its own, and the summary pairs it with the export."""
+    import onnx
+
+    from lite_hrnet import get_model_spec
+    from lite_hrnet.export import formats as writers
+    from lite_hrnet.models import create_model
+
+    _, _, exports = cli_run
+    spec = get_model_spec(NAIVE)
+    plain = writers.export_onnx(create_model(NAIVE).eval(), spec.input_size, tmp_path / "plain.onnx", dynamic_batch=False,
+                                meta=dict(spec.metadata(), format="onnx", precision="fp32", layout="NCHW", batch=1))
+    assert onnx.load(str(plain)) is not None
+    report = benchmark(NAIVE, formats="onnx", precisions="fp32", threads=[1], warmup=0, runs=2, predict_runs=1,
+                       exports=exports, isolate=False, files=[plain])
+    assert [(r.source, r.graph, r.status) for r in report.rows] == [("export", "deploy dyn", "ok"), ("file", "plain b1", "ok")]
+    assert report.rows[1].path == str(plain) and report.rows[1].graph_rewrites == []
+    [pair] = report.before_after()
+    assert pair["deploy_over_plain_by_min"] == round(report.rows[0].min_ms / report.rows[1].min_ms, 3)
+    assert report.settings["files"] == [str(plain)]
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda d: d / "missing.onnx", "--files: not found: "),
+    (lambda d: d / "model.bin", "is not an .onnx, .xml or .tflite model file"),
+    (lambda d: (d / "foreign.onnx").write_bytes(b"not onnx") and d / "foreign.onnx", "--files: "),
+])
+def test_bad_given_files_are_one_line_exit_2(tmp_path, make, message):
+    path = make(tmp_path)
+    proc = cli("benchmark", NAIVE, "--formats", "onnx", "--files", str(path), "--exports", str(tmp_path / "e"))
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and str(path.name) in lines[0], proc.stderr
+
+
+def test_matmul_probe_measures_a_positive_rate():
+    from lite_hrnet.benchmark.machine import measure_matmul_gflops
+
+    rate = measure_matmul_gflops(size=256, repeats=2)
+    assert rate is not None and 0.1 < rate < 1e5

@@ -13,7 +13,7 @@ from ..specs import get_model_spec
 from ._exports import export_all
 from ._measure import measure_row, torch_threads
 from ._plan import DEFAULT_TIMEOUT_S, FORMATS, ExportedFiles, Settings, check_settings, plan_rows
-from .machine import MachineInfo, machine_info
+from .machine import MATMUL_SIZE, MachineInfo, machine_info, measure_matmul_gflops
 from .reference import RANDOM_WEIGHTS, build_reference, resolve_model
 from .report import BenchmarkReport
 
@@ -34,10 +34,47 @@ def _export_files(settings: Settings, name: str, checkpoint: Path, model, say: C
     return {(get_format(key[0]).dynamic_batch,) + key: value for key, value in exported.items()}
 
 
-def _floor_ms(macs: int, machine: MachineInfo) -> Optional[float]:
-    """Milliseconds per image at the machine's peak fp32 rate on one core: the compute floor (None: peak unknown)."""
-    peak = machine.peak_fp32_gflops_per_core
-    return 2.0 * macs / 1e9 / peak * 1000.0 if peak else None
+def _floor_ms(macs: int, gflops: Optional[float]) -> Optional[float]:
+    """Milliseconds per image at ``gflops`` (fp32, one core): the compute floor (None: rate unknown)."""
+    return 2.0 * macs / 1e9 / gflops * 1000.0 if gflops else None
+
+
+class FloorProbe:
+    """The compute floor measured in the run: this core's one-thread float32 matmul rate, sampled before the first
+    row and after each, the best sample kept (a busy machine lowers some samples, as it slows some rows).
+
+    With ``given`` (``--peak-gflops``) that rate is used and nothing is measured.
+    """
+
+    def __init__(self, macs: int, given: Optional[float], estimated: Optional[float], estimated_note: str) -> None:
+        self.macs, self.given, self.samples = macs, given, []  # type: ignore[var-annotated]
+        self.estimated, self.estimated_note = estimated, estimated_note
+
+    def sample(self) -> None:
+        if self.given is None:
+            rate = measure_matmul_gflops()
+            if rate:
+                self.samples.append(round(rate, 1))
+
+    @property
+    def gflops(self) -> Optional[float]:
+        return self.given if self.given is not None else (max(self.samples) if self.samples else self.estimated)
+
+    def record(self, model: dict) -> Optional[float]:
+        """Write the floor into the report's model section; return it (ms per image, one core)."""
+        floor_ms = _floor_ms(self.macs, self.gflops)
+        gflop = 2.0 * self.macs / 1e9
+        if self.given is not None:
+            note = f"{gflop:.3f} GFLOP / {self.given} GFLOP/s per core (given by the user)"
+        elif self.samples:
+            note = (f"{gflop:.3f} GFLOP / {self.gflops} GFLOP/s: measured in this run, the best of {len(self.samples)} "
+                    f"one-thread numpy float32 {MATMUL_SIZE}^3 matmul samples taken before the first row and after each")
+        else:
+            note = f"{gflop:.3f} GFLOP / {self.estimated} GFLOP/s per core, estimated ({self.estimated_note}): the matmul probe failed"
+        model.update(floor_ms_per_image_1thread=None if floor_ms is None else round(floor_ms, 3), floor_gflops_per_core=self.gflops,
+                     floor_samples_gflops=list(self.samples), floor_note=note,
+                     peak_estimate_gflops_per_core=self.estimated)
+        return floor_ms
 
 
 def _new_report(settings: Settings, name: str, weights_arg: Optional[str], checkpoint: Path, macs: int,
@@ -45,8 +82,6 @@ def _new_report(settings: Settings, name: str, weights_arg: Optional[str], check
     """The report's model, machine and settings sections; no rows yet."""
     spec = get_model_spec(name)
     gflop = 2.0 * macs / 1e9
-    peak = machine.peak_fp32_gflops_per_core
-    floor_ms = _floor_ms(macs, machine)
     rss_scope = ("peak RSS = high-water mark (VmHWM) of a fresh process that measured only that row (Python, numpy, "
                  "OpenCV and the runtime included)" if settings.isolate else
                  "peak RSS = high-water mark of this one process, reset before each row where Linux allows it "
@@ -54,15 +89,14 @@ def _new_report(settings: Settings, name: str, weights_arg: Optional[str], check
     s = settings
     return BenchmarkReport(
         model={"name": name, "input_size": list(spec.input_size), "weights": str(checkpoint) if weights_arg else RANDOM_WEIGHTS,
-               "macs": int(macs), "gflop_per_image": round(gflop, 4),
-               "floor_ms_per_image_1thread": None if floor_ms is None else round(floor_ms, 3),
-               "floor_note": f"{gflop:.3f} GFLOP / {peak} GFLOP/s per core ({machine.peak_note})" if peak else machine.peak_note},
+               "macs": int(macs), "gflop_per_image": round(gflop, 4)},
         machine=dict(machine.to_dict(), one_line=machine.one_line()),
         settings={"formats": s.formats, "precisions": s.precisions, "threads": s.threads, "batches": s.batches,
                   "openvino_precisions": s.hints, "device": s.device, "warmup": s.warmup, "runs": s.runs,
                   "seconds": s.seconds, "predict_runs": s.predict_runs, "predict_seconds": s.predict_seconds,
                   "isolated": s.isolate, "rss_scope": rss_scope, "exports": str(s.exports), "verify_crops": VERIFY_COUNT,
-                  "frame": "1280x720 BGR, 1 and 8 person boxes", "note": s.note},
+                  "frame": "1280x720 BGR, 1 and 8 person boxes", "note": s.note,
+                  "files": [g.path for g in s.files]},
     )
 
 
@@ -85,6 +119,7 @@ def benchmark(
     timeout: float = DEFAULT_TIMEOUT_S,
     predict_runs: Optional[int] = None,
     note: str = "",
+    files: Union[None, str, Sequence[Union[str, os.PathLike]]] = None,
     progress: Optional[Callable[[str], None]] = None,
 ) -> BenchmarkReport:
     """Export what is missing, then time every combination; failures become rows with their reason.
@@ -102,20 +137,23 @@ def benchmark(
             avx512_bf16/AMX), f32, bf16, f16.
         isolate: measure each combination in a fresh subprocess (honest peak RSS, no leaked thread pools);
             False runs in this process and reports its process-wide RSS high-water mark.
-        peak_gflops_per_core: fp32 GFLOP/s of one core for the compute floor (default: estimated from the CPU).
+        peak_gflops_per_core: fp32 GFLOP/s of one core for the compute floor (default: measured in the run, the
+            best one-thread numpy float32 matmul rate sampled before the first row and after each).
         timeout: seconds one isolated combination may take.
         predict_runs: timed ``PoseEstimator.predict`` calls per person count (default: runs / 5, at least 3;
             with ``seconds``, a quarter of that time).
         note: free text stored in the report (e.g. "preliminary").
+        files: more model files to measure beside the exports, each in every row setting (its precision from its
+            metadata): e.g. the plain graph, for the report's before/after (``graph`` column, ``before_after``).
     """
     say = progress or (lambda message: None)
     settings = check_settings(formats, precisions, threads, batches, device, warmup, runs, seconds, exports,
-                              openvino_precisions, isolate, timeout, predict_runs, note)
+                              openvino_precisions, isolate, timeout, predict_runs, note, files)
     name, weights_arg = resolve_model(model, weights, model_name)
     if weights_arg is None or any(f != "torch" for f in settings.formats):
         writable_dir(settings.exports, "--exports")  # say so up front rather than fail every row
     spec = get_model_spec(name)
-    machine = machine_info(peak_gflops_per_core)
+    machine = machine_info()
     # The reference model, the random weights and the exports run in this process: with the thread
     # budget of the rows (a busy machine with an oversubscribed OpenMP pool is many times slower).
     requested = [t for t in settings.threads if t is not None]
@@ -134,7 +172,9 @@ def benchmark(
         del torch_model  # the workers load their own; keep this process small
 
     report = _new_report(settings, name, weights_arg, checkpoint, macs, machine)
-    floor_ms = _floor_ms(macs, machine)
+    floor = FloorProbe(macs, None if peak_gflops_per_core is None else float(peak_gflops_per_core),
+                       machine.peak_fp32_gflops_per_core, machine.peak_note)
+    floor.sample()
     with tempfile.TemporaryDirectory(prefix="lite-hrnet-bench-") as tmp:
         workdir = Path(tmp)
         data = workdir / "data.npz"
@@ -146,5 +186,7 @@ def benchmark(
                 continue
             hint = f" hint {row.precision_hint}" if row.precision_hint else ""
             say(f"measuring {row.format} {row.precision}{hint}, threads {row.threads}, batch {row.batch}")
-            measure_row(row, job, workdir, index, settings.isolate, settings.timeout, floor_ms)
+            measure_row(row, job, workdir, index, settings.isolate, settings.timeout)
+            floor.sample()
+    report.apply_floor(floor.record(report.model))
     return report

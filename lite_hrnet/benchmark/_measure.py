@@ -62,8 +62,8 @@ def torch_threads(threads: Optional[int]) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def merge(row: BenchmarkRow, m: Measurement, floor_ms: Optional[float]) -> None:
-    """Copy what ``m`` measured into ``row``; add the OpenVINO int8 precision note and the distance to the compute floor."""
+def merge(row: BenchmarkRow, m: Measurement) -> None:
+    """Copy what ``m`` measured into ``row``, with the OpenVINO int8 precision note (the floor is applied by the report)."""
     for f in fields(Measurement):
         value = getattr(m, f.name)
         if f.name in ("runtime", "runtime_version") and not value:
@@ -72,17 +72,13 @@ def merge(row: BenchmarkRow, m: Measurement, floor_ms: Optional[float]) -> None:
     if row.format == "openvino" and row.precision == "int8" and row.precision_run and not row.precision_run.startswith("int8"):
         # OpenVINO reports the hint, which applies to the layers left unquantized: say both.
         row.precision_run = f"int8+{row.precision_run}"
-    if row.ok and floor_ms and row.median_ms:
-        threads = row.threads_applied or row.threads or 1
-        row.x_floor = round(row.median_ms / row.batch / (floor_ms / threads), 2)
 
 
-def measure_row(row: BenchmarkRow, job: Job, workdir: Path, index: int, isolate: bool, timeout: float,
-                floor_ms: Optional[float]) -> None:
+def measure_row(row: BenchmarkRow, job: Job, workdir: Path, index: int, isolate: bool, timeout: float) -> None:
     """Measure ``job`` (in a fresh process when ``isolate``) and fill ``row`` with the result."""
     if isolate:
         measured = run_isolated(job, workdir, index, timeout)
     else:
         with torch_threads(None):
             measured = run_job(job)
-    merge(row, measured, floor_ms)
+    merge(row, measured)

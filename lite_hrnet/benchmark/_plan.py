@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from ..arguments import parse_choices, parse_positive_ints
-from ..formats import FORMAT_NAMES, PRECISIONS, files_size, get_format
+from ..formats import EXPORT_FORMATS, FORMAT_NAMES, PRECISIONS, files_size, format_of_path, get_format
 from .job import Job
 from .report import BenchmarkRow
 
@@ -20,6 +20,15 @@ OPENVINO_HINTS = {"default": None, "f32": "f32", "fp32": "f32", "bf16": "bf16", 
 DEFAULT_TIMEOUT_S = 900.0
 # (dynamic batch, format, precision) -> (the exported file, or None, and why not)
 ExportedFiles = Dict[Tuple[bool, str, str], Tuple[Optional[str], str]]
+
+
+@dataclass(frozen=True)
+class GivenFile:
+    """A model file given with ``--files``, measured beside the exports (e.g. the plain graph, for a before/after)."""
+
+    format: str
+    precision: str
+    path: str
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,7 @@ class Settings:
     isolate: bool
     timeout: float
     note: str
+    files: Tuple[GivenFile, ...] = ()
 
 
 def _positive_int(value: Any) -> bool:
@@ -51,7 +61,8 @@ def check_settings(formats: Union[str, Sequence[str]], precisions: Union[str, Se
                    threads: Union[None, str, int, Sequence[Any]], batches: Union[str, int, Sequence[Any]], device: str,
                    warmup: int, runs: Optional[int], seconds: Optional[float], exports: Union[str, os.PathLike],
                    openvino_precisions: Union[str, Sequence[str]], isolate: bool, timeout: float,
-                   predict_runs: Optional[int], note: str) -> Settings:
+                   predict_runs: Optional[int], note: str,
+                   files: Union[None, str, Sequence[Union[str, os.PathLike]]] = None) -> Settings:
     """The arguments checked, each error naming its command-line option; defaults filled in."""
     formats = parse_choices(formats, FORMATS, "--formats")
     precisions = parse_choices(precisions, PRECISIONS, "--precision")
@@ -86,7 +97,43 @@ def check_settings(formats: Union[str, Sequence[str]], precisions: Union[str, Se
         else:
             predict_runs = max(3, runs // 5)
     return Settings(formats, precisions, thread_counts, batch_sizes, hints, device, warmup, runs, seconds,
-                    predict_runs, predict_seconds, exports_dir, isolate, timeout, note)
+                    predict_runs, predict_seconds, exports_dir, isolate, timeout, note, given_files(files))
+
+
+def given_files(files: Union[None, str, Sequence[Union[str, os.PathLike]]]) -> Tuple[GivenFile, ...]:
+    """``--files`` checked: existing .onnx/.xml/.tflite files with lite-hrnet metadata (their precision is read from it)."""
+    if files is None:
+        return ()
+    paths = [p for p in (files.split(",") if isinstance(files, str) else files) if str(p).strip()]
+    out = []
+    for p in paths:
+        path = Path(str(p).strip())
+        fmt = format_of_path(path)
+        if fmt is None or fmt.name not in EXPORT_FORMATS:
+            raise ValueError(f"--files: {path} is not an .onnx, .xml or .tflite model file")
+        if not path.is_file():
+            raise ValueError(f"--files: not found: {path}")
+        from ..metadata import MetadataError, read_metadata
+
+        try:
+            precision = str(read_metadata(path).get("precision", "fp32"))
+        except (MetadataError, ValueError) as e:
+            raise ValueError(f"--files: {path}: {str(e).splitlines()[0] if str(e) else 'no lite-hrnet metadata'}") from None
+        out.append(GivenFile(fmt.name, precision, str(path)))
+    return tuple(out)
+
+
+def graph_of(path: str) -> Tuple[str, List[str]]:
+    """("plain" or "deploy", then the file's batch) and the graph rewrites its metadata records; ("?", []) when unreadable."""
+    from ..metadata import read_metadata
+
+    try:
+        meta = read_metadata(path)
+    except Exception:  # a file the row itself will report on
+        return "?", []
+    rewrites = [str(r) for r in meta.get("graph_rewrites") or []]
+    batch = meta.get("batch", 1)
+    return f"{'deploy' if rewrites else 'plain'} {'dyn' if batch == 'dynamic' else 'b' + str(batch)}", rewrites
 
 
 def runtime_version(fmt: str) -> Tuple[str, str]:
@@ -102,18 +149,25 @@ def plan_rows(settings: Settings, model_name: str, stride: int, checkpoint: Path
               data: Path) -> Iterator[Tuple[BenchmarkRow, Optional[Job]]]:
     """Every row in table order, with the job that measures it; None for a row already decided (skipped, or failed to export)."""
     s = settings
-    for fmt in s.formats:
+    graphs: Dict[str, Tuple[str, List[str]]] = {}
+    formats = list(s.formats) + [g.format for g in s.files if g.format not in s.formats]
+    for fmt in dict.fromkeys(formats):
         runtime, version = runtime_version(fmt)
         hints: List[Optional[str]] = list(s.hints) if fmt == "openvino" else [None]
-        for precision, hint, threads, batch in itertools.product(s.precisions, hints, s.threads, s.batches):
+        # the default exports first, then the files given for this format (the plain graph, say)
+        cases: List[Tuple[str, Optional[str]]] = [(p, None) for p in s.precisions] if fmt in s.formats else []
+        cases += [(g.precision, g.path) for g in s.files if g.format == fmt]
+        for (precision, given), hint, threads, batch in itertools.product(cases, hints, s.threads, s.batches):
             row = BenchmarkRow(runtime=runtime, runtime_version=version, format=fmt, precision=precision,
-                               threads=threads, batch=batch, precision_hint=hint)
+                               threads=threads, batch=batch, precision_hint=hint, source="file" if given else "export")
             if fmt == "torch" and precision != "fp32":
                 row.status, row.reason = "skipped", f"PyTorch runs fp32 on the CPU; {precision} is measured on the exported formats"
                 yield row, None
                 continue
             if fmt == "torch":
                 path, why = str(checkpoint), ""
+            elif given:
+                path, why = given, ""
             else:
                 dynamic = get_format(fmt).dynamic_batch
                 path, why = exported.get((dynamic, fmt, precision), (None, "not exported"))
@@ -122,6 +176,8 @@ def plan_rows(settings: Settings, model_name: str, stride: int, checkpoint: Path
                 yield row, None
                 continue
             row.path, row.size_mb = path, files_size(path) / 1e6 or None
+            if fmt != "torch":
+                row.graph, row.graph_rewrites = graphs.setdefault(path, graph_of(path))
             job = Job(format=fmt, precision=precision, path=path, model_name=model_name, data=str(data), threads=threads,
                       batch=batch, device=s.device, precision_hint=OPENVINO_HINTS[hint] if hint else None,
                       warmup=s.warmup, runs=s.runs, seconds=s.seconds, predict_runs=s.predict_runs,

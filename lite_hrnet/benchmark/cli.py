@@ -26,7 +26,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         batches=args.batch, device=args.device, warmup=args.warmup, runs=100 if args.runs is None else args.runs,
         seconds=args.seconds, exports=args.exports, openvino_precisions=args.openvino_precision,
         isolate=not args.in_process, model_name=args.model_name, peak_gflops_per_core=args.peak_gflops,
-        predict_runs=args.predict_runs, progress=progress,
+        predict_runs=args.predict_runs, files=args.files, progress=progress,
     )
     if args.json:
         report.write_json(args.json)
@@ -72,7 +72,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plot", metavar="FILE.png", help="write a PNG: latency against keypoint agreement, and latency per runtime")
     p.add_argument("--in-process", action="store_true",
                    help="measure in this process instead of one fresh process per row (faster; peak RSS is then process-wide)")
-    p.add_argument("--peak-gflops", type=float, default=None, help="fp32 GFLOP/s of one core for the compute floor (default: estimated)")
+    p.add_argument("--peak-gflops", type=float, default=None,
+                   help="fp32 GFLOP/s of one core for the compute floor (default: measured in the run, one-thread numpy matmul)")
+    p.add_argument("--files", default=None, metavar="FILE[,FILE]",
+                   help="more .onnx/.xml/.tflite files (with lite-hrnet metadata) measured in every row setting beside the "
+                        "exports, e.g. the plain graph: the table's graph column and summary then compare plain and deploy")
     p.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
     p.set_defaults(func=cmd_benchmark)
 

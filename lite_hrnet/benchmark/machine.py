@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -115,6 +116,41 @@ def estimate_peak_gflops(simd: List[str], mhz: Optional[float]) -> "tuple[Option
         return None, "no FMA vector unit recognised"
     flops_per_cycle = lanes * 2 * 2
     return flops_per_cycle * mhz / 1000.0, f"{isa}: {flops_per_cycle} flop/cycle (2 FMA ports assumed) x {mhz:.0f} MHz reported"
+
+
+# One BLAS thread (the variables are read when numpy loads), a square float32 matrix product, best of REPEATS.
+_MATMUL_PROBE = """
+import sys, time
+import numpy as np
+n, repeats = int(sys.argv[1]), int(sys.argv[2])
+a = np.random.default_rng(0).random((n, n), dtype=np.float32)
+a @ a
+times = []
+for _ in range(repeats):
+    start = time.perf_counter()
+    a @ a
+    times.append(time.perf_counter() - start)
+print(2.0 * n ** 3 / min(times) / 1e9)
+"""
+MATMUL_SIZE = 1024
+
+
+def measure_matmul_gflops(size: int = MATMUL_SIZE, repeats: int = 3, timeout: float = 120.0) -> Optional[float]:
+    """This core's float32 matrix-multiply rate now, in GFLOP/s: numpy's BLAS on one thread, ``size``^3, best of ``repeats``.
+
+    Measured in a fresh process, so that the BLAS thread count is one whatever this process
+    loaded. The compute floor of a network is its multiply-adds at this rate: what a core
+    does when the arithmetic is all there is. None when it could not be measured.
+    """
+    env = dict(os.environ)
+    for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[key] = "1"
+    try:
+        proc = subprocess.run([sys.executable, "-c", _MATMUL_PROBE, str(size), str(repeats)], capture_output=True,
+                              text=True, env=env, timeout=timeout)
+        return float(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else None
+    except (subprocess.TimeoutExpired, ValueError, IndexError, OSError):
+        return None
 
 
 def _versions() -> Dict[str, str]:

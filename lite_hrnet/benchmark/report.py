@@ -36,8 +36,14 @@ class BenchmarkRow(Measurement):
     batch: int = 1
     precision_hint: Optional[str] = None  # OpenVINO's INFERENCE_PRECISION_HINT as asked (default, f32, bf16, f16)
     size_mb: Optional[float] = None  # the file and its companions
-    x_floor: Optional[float] = None  # median per image / the compute floor at the threads applied
+    x_floor: Optional[float] = None  # median per person / the compute floor at the threads applied
     path: str = ""
+    graph: str = ""  # "plain" or "deploy" (graph rewrites applied, from the file's metadata) and the file's batch
+    graph_rewrites: List[str] = field(default_factory=list)  # as the file's metadata records them
+    source: str = "export"  # export: the default export the run made; file: a file given with --files
+    median_ms_per_person: Optional[float] = None  # median_ms / batch
+    min_ms_per_person: Optional[float] = None  # min_ms / batch
+    min_x_floor: Optional[float] = None  # min per person / the compute floor at the threads applied
 
     @property
     def ok(self) -> bool:
@@ -76,6 +82,11 @@ def _pct(value: Optional[float]) -> str:
     return "-" if value is None else f"{value:.0%}"
 
 
+def _case(row: "BenchmarkRow") -> Tuple[Any, ...]:
+    """What two rows must share to be compared: the runtime and how it was asked to run, not the file."""
+    return (row.format, row.precision, row.precision_hint, row.threads, row.batch)
+
+
 @dataclass
 class BenchmarkReport:
     """Everything one benchmark run measured, with the machine and settings it ran under."""
@@ -88,6 +99,46 @@ class BenchmarkReport:
     @property
     def ok(self) -> bool:
         return all(r.status != "failed" for r in self.rows)
+
+    # ------------------------------------------------------------------ the floor
+    def apply_floor(self, floor_ms: Optional[float]) -> None:
+        """Per-person times of every ok row and their ratio to ``floor_ms`` (one image on one core) at the threads applied."""
+        for r in self.rows:
+            if not r.ok or r.median_ms is None:
+                continue
+            r.median_ms_per_person = round(r.median_ms / r.batch, 3)
+            r.min_ms_per_person = None if r.min_ms is None else round(r.min_ms / r.batch, 3)
+            if floor_ms:
+                per_thread_floor = floor_ms / (r.threads_applied or r.threads or 1)
+                r.x_floor = round(r.median_ms_per_person / per_thread_floor, 2)
+                r.min_x_floor = None if r.min_ms_per_person is None else round(r.min_ms_per_person / per_thread_floor, 2)
+
+    def before_after(self) -> List[Dict[str, Any]]:
+        """Plain graph against deploy graph, per runtime, precision, hint, threads and batch: min and median per person."""
+        ok = [r for r in self.rows if r.ok and r.min_ms_per_person and r.graph]
+        out = []
+        for deploy in (r for r in ok if r.graph.startswith("deploy")):
+            for plain in (r for r in ok if r.graph.startswith("plain") and _case(r) == _case(deploy)):
+                out.append({"format": deploy.format, "precision": deploy.precision, "hint": deploy.precision_hint,
+                            "threads": deploy.threads, "batch": deploy.batch, "plain": plain.graph, "deploy": deploy.graph,
+                            "plain_min_ms_per_person": plain.min_ms_per_person,
+                            "deploy_min_ms_per_person": deploy.min_ms_per_person,
+                            "deploy_over_plain_by_min": round(deploy.min_ms_per_person / plain.min_ms_per_person, 3),
+                            "deploy_over_plain_by_median": round(deploy.median_ms_per_person / plain.median_ms_per_person, 3)})
+        return out
+
+    def thread_scaling(self) -> List[Dict[str, Any]]:
+        """Per file and batch, one thread's min time per person over each larger thread count's (2.0: twice as fast on 2)."""
+        ok = [r for r in self.rows if r.ok and r.min_ms_per_person and r.threads]
+        out = []
+        for one in (r for r in ok if r.threads == 1):
+            for more in (r for r in ok if r.threads > 1 and r.path == one.path
+                         and _case(r)[:3] + _case(r)[4:] == _case(one)[:3] + _case(one)[4:]):
+                out.append({"format": one.format, "precision": one.precision, "hint": one.precision_hint, "graph": one.graph,
+                            "batch": one.batch, "threads": more.threads,
+                            "speedup_by_min": round(one.min_ms_per_person / more.min_ms_per_person, 3),
+                            "speedup_by_median": round(one.median_ms_per_person / more.median_ms_per_person, 3)})
+        return out
 
     # ------------------------------------------------------------------ goals
     def summary(self) -> Dict[str, Any]:
@@ -135,6 +186,17 @@ class BenchmarkReport:
                 entry["int8_vs_fp32"] = pairs
                 entry["int8_faster_formats"] = faster
                 entry["goal_int8_faster_on_2"] = len(faster) >= 2
+            strict = [r for r in self.rows if r.ok and r.threads == threads and r.format != "torch"
+                      and r.precision_run == "fp32" and r.min_x_floor is not None]
+            for batch in sorted({r.batch for r in strict}):
+                b = min((r for r in strict if r.batch == batch), key=lambda r: r.min_x_floor)
+                entry.setdefault("best_strict_fp32_x_floor", {})[f"batch {batch}"] = {
+                    "label": b.label, "graph": b.graph, "min_ms_per_person": b.min_ms_per_person, "x_floor_by_min": b.min_x_floor,
+                    "x_floor_by_median": b.x_floor}
+            frames = [r for r in self.rows if r.ok and r.threads == threads and _frame_ratio(r) is not None and r.format != "torch"]
+            if frames:
+                f8 = min(frames, key=lambda r: _frame_ratio(r))
+                entry["best_8p_over_1p"] = {"label": f8.label, "graph": f8.graph, "ratio": round(_frame_ratio(f8), 2)}
             floor = self.model.get("floor_ms_per_image_1thread")
             best_any = min(group, key=lambda r: r.median_ms)
             if floor:
@@ -143,6 +205,10 @@ class BenchmarkReport:
                                     "floor_ms": round(floor / threads_used, 3),
                                     "x_floor": round(best_any.median_ms / (floor / threads_used), 1)}
             out[f"threads={threads if threads is not None else 'default'}"] = entry
+        if self.before_after():
+            out["before_after"] = self.before_after()
+        if self.thread_scaling():
+            out["thread_scaling"] = self.thread_scaling()
         warning = self.load_warning()
         if warning:
             out["warning"] = warning
@@ -179,6 +245,12 @@ class BenchmarkReport:
                 pairs = ", ".join(f"{p['format']}{'/' + p['hint'] if p['hint'] else ''} x{p['speedup']:.2f}" for p in e["int8_vs_fp32"])
                 verdict = "reached" if e["goal_int8_faster_on_2"] else "NOT reached"
                 parts.append(f"int8 speed-up over fp32: {pairs} (faster on {len(e['int8_faster_formats'])} runtime(s); goal >= 2: {verdict})")
+            for batch, b in e.get("best_strict_fp32_x_floor", {}).items():
+                parts.append(f"computing in fp32, {batch}: {b['label']} ({b['graph']}) {b['min_ms_per_person']:.2f} ms per person "
+                             f"(min) = {b['x_floor_by_min']:.1f} x the floor")
+            if "best_8p_over_1p" in e:
+                f8 = e["best_8p_over_1p"]
+                parts.append(f"frame of 8 persons / 1 person: {f8['ratio']:.1f} ({f8['label']}, {f8['graph']})")
             if "fastest" in e:
                 f = e["fastest"]
                 parts.append(f"fastest: {f['label']} {f['median_ms']:.2f} ms = {f['x_floor']:.1f} x the compute floor {f['floor_ms']:.2f} ms")
@@ -192,6 +264,16 @@ class BenchmarkReport:
             if by_min:
                 parts.append("by min latency: " + "; ".join(by_min))
             lines.append(f"{key}: " + "; ".join(parts) if parts else f"{key}: nothing to compare")
+        pairs = self.before_after()
+        if pairs:
+            lines.append("deploy graph / plain graph, min per person: " + ", ".join(
+                f"{p['format']} {p['precision']}{'/' + p['hint'] if p['hint'] else ''} t{p['threads']} b{p['batch']} "
+                f"x{p['deploy_over_plain_by_min']:.2f}" for p in pairs))
+        scaling = self.thread_scaling()
+        if scaling:
+            lines.append("1 thread / more threads, min per person: " + ", ".join(
+                f"{p['format']} {p['precision']}{'/' + p['hint'] if p['hint'] else ''} {p['graph']} b{p['batch']} "
+                f"t{p['threads']} x{p['speedup_by_min']:.2f}" for p in scaling))
         if self.load_warning():
             lines.append("WARNING: " + self.load_warning())
         return lines
@@ -229,6 +311,7 @@ class BenchmarkReport:
         """(header, alignment, getter) of the printed table."""
         return [
             ("format", "<", lambda r: r.format),
+            ("graph", "<", lambda r: r.graph or "-"),
             ("runtime", "<", lambda r: f"{r.runtime} {r.runtime_version}".strip()),
             ("prec", "<", lambda r: r.precision),
             ("hint", "<", lambda r: r.precision_hint or "-"),
@@ -244,6 +327,9 @@ class BenchmarkReport:
             ("p90", ">", lambda r: _fmt(r.p90_ms, ".2f")),
             ("p99", ">", lambda r: _fmt(r.p99_ms, ".2f")),
             ("min", ">", lambda r: _fmt(r.min_ms, ".2f")),
+            ("ms/pers", ">", lambda r: _fmt(r.median_ms_per_person, ".2f")),
+            ("x floor", ">", lambda r: _fmt(r.x_floor, ".1f")),
+            ("min x fl", ">", lambda r: _fmt(r.min_x_floor, ".1f")),
             ("pers/s", ">", lambda r: _fmt(r.throughput_pps, ".1f")),
             ("RSS MB", ">", lambda r: _fmt(r.peak_rss_mb, ".0f")),
             ("rel err", ">", lambda r: _fmt(r.rel_error, ".1e")),
@@ -279,9 +365,9 @@ class BenchmarkReport:
 
     def markdown(self, title: Optional[str] = None) -> str:
         """A Markdown table of the rows (for benchmarks/results/*.md)."""
-        head = ["format", "runtime", "precision", "ran", "threads", "batch", "status", "size MB", "load ms", "first ms",
-                "median ms", "p90 ms", "p99 ms", "min ms", "persons/s", "peak RSS MB", "rel err", "kp agree",
-                "predict 1p ms", "predict 8p ms", "8p / 1p"]
+        head = ["format", "graph", "runtime", "precision", "ran", "threads", "batch", "status", "size MB", "load ms",
+                "first ms", "median ms", "p90 ms", "p99 ms", "min ms", "median ms / person", "x floor", "min x floor",
+                "persons/s", "peak RSS MB", "rel err", "kp agree", "predict 1p ms", "predict 8p ms", "8p / 1p"]
         m, mach, s = self.model, self.machine, self.settings
         lines = [f"# {title}", ""] if title else []
         timing = f"{s.get('runs')} timed runs" if s.get("runs") else f"{s.get('seconds')} s of timed runs"
@@ -302,10 +388,12 @@ class BenchmarkReport:
         for r in self.rows:
             ran = (r.precision_run or "-") + (f" (hint {r.precision_hint})" if r.precision_hint else "")
             threads = "-" if r.threads is None else f"{r.threads} ({r.threads_applied if r.threads_applied is not None else '?'})"
-            cells = [r.format, f"{r.runtime} {r.runtime_version}".strip(), r.precision, ran, threads, str(r.batch),
-                     r.status if r.ok else f"{r.status}: {r.reason}", _fmt(r.size_mb, ".2f"), _fmt(r.load_ms, ".0f"),
-                     _fmt(r.first_ms, ".1f"), _fmt(r.median_ms, ".2f"), _fmt(r.p90_ms, ".2f"), _fmt(r.p99_ms, ".2f"),
-                     _fmt(r.min_ms, ".2f"), _fmt(r.throughput_pps, ".1f"), _fmt(r.peak_rss_mb, ".0f"),
+            cells = [r.format, r.graph or "-", f"{r.runtime} {r.runtime_version}".strip(), r.precision, ran, threads,
+                     str(r.batch), r.status if r.ok else f"{r.status}: {r.reason}", _fmt(r.size_mb, ".2f"),
+                     _fmt(r.load_ms, ".0f"), _fmt(r.first_ms, ".1f"), _fmt(r.median_ms, ".2f"), _fmt(r.p90_ms, ".2f"),
+                     _fmt(r.p99_ms, ".2f"), _fmt(r.min_ms, ".2f"), _fmt(r.median_ms_per_person, ".2f"),
+                     _fmt(r.x_floor, ".1f"), _fmt(r.min_x_floor, ".1f"), _fmt(r.throughput_pps, ".1f"),
+                     _fmt(r.peak_rss_mb, ".0f"),
                      _fmt(r.rel_error, ".1e"), _pct(r.kp_agreement), _fmt(r.predict_1p_ms, ".2f"), _fmt(r.predict_8p_ms, ".2f"),
                      _fmt(_frame_ratio(r), ".1f")]
             lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
