@@ -346,3 +346,17 @@ def test_box_iou_by_hand():
     np.testing.assert_array_equal(flat, [[0.0, 0.0]])
     # One box as a flat 4-vector.
     np.testing.assert_array_equal(box_iou([0, 0, 10, 10], [5, 5, 15, 15]), [[25 / 175]])
+
+
+def test_smoothing_option_of_the_tracker():
+    """None / False: raw keypoints; True: a default One-Euro filter; a filter of your own is used as given;
+    anything else is refused with its type named."""
+    from lite_hrnet.smoothing import OneEuroFilter
+
+    assert make_tracker()[0].smoothing is None and make_tracker(smoothing=False)[0].smoothing is None
+    default = make_tracker(smoothing=True)[0].smoothing
+    assert type(default) is OneEuroFilter
+    mine = OneEuroFilter(min_cutoff=0.5, beta=0.01)
+    assert make_tracker(smoothing=mine)[0].smoothing is mine
+    with pytest.raises(ValueError, match="smoothing must be None, True or a OneEuroFilter, got str"):
+        make_tracker(smoothing="strong")
