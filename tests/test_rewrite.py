@@ -100,3 +100,93 @@ def test_rewrite_for_format_writes_a_new_file_and_says_what_it_did(plain_onnx, t
     assert [a.split(" x")[0] for a in ort] == list(FORMAT_REWRITES["onnx"])
     np.testing.assert_array_equal(_run(tmp_path / "ort.onnx", x), _run(path, x))
     assert rewrite_for_format(path, tmp_path / "none.onnx", "tflite") == []  # TFLite's graph is converted as it is
+
+
+def _relative(a, b):
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+class _ShuffleNetPieces(torch.nn.Module):
+    """Every pattern the shuffle folding handles: ShuffleNet units (Split, Concat, shuffle), depthwise and dense convs,
+    a squeeze-excitation Mul, a per-channel constant, an Add of two differently shuffled tensors, a shuffled output."""
+
+    def __init__(self):
+        super().__init__()
+        from lite_hrnet.models.litehrnet import ShuffleUnit
+
+        self.stem = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.units = torch.nn.ModuleList([ShuffleUnit(8, 8) for _ in range(3)])
+        self.squeeze = torch.nn.Conv2d(8, 2, 1)
+        self.excite = torch.nn.Conv2d(2, 8, 1)
+        self.scale = torch.nn.Parameter(torch.linspace(0.5, 2.0, 8).reshape(1, 8, 1, 1))
+        self.head = torch.nn.Conv2d(8, 4, 1)
+
+    def forward(self, x):
+        x1 = self.units[0](self.stem(x))
+        x2 = self.units[1](x1)
+        x3 = self.units[2](x2 + x1)  # two shuffles' orders meet: no convolution can take the other's order
+        weights = torch.sigmoid(self.excite(torch.relu(self.squeeze(x3.mean((2, 3), keepdim=True)))))
+        y = x3 * weights * self.scale
+        return self.head(y), torch.relu(channel_shuffle(y, 2, 8))
+
+
+def test_channel_shuffle_folded_on_a_small_network(tmp_path):
+    onnxslim = pytest.importorskip("onnxslim")
+    from lite_hrnet.export.rewrite import channel_shuffle_folded
+
+    torch.manual_seed(0)
+    net = _ShuffleNetPieces().eval()
+    for module in net.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):  # non-trivial folded batch norms
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    x = torch.randn(2, 3, 12, 10)
+    path = tmp_path / "pieces.onnx"
+    torch.onnx.export(net, (x,), str(path), dynamo=False, opset_version=17, input_names=[formats.INPUT_NAME],
+                      output_names=["heat", "features"])
+    onnx.save(onnxslim.slim(onnx.load(str(path))), str(path))  # as the exporter does: constant reshape targets
+    model = onnx.load(str(path))
+    before = Counter(n.op_type for n in model.graph.node)
+    assert channel_shuffle_folded(model) == before["Transpose"] == 4
+    after = Counter(n.op_type for n in model.graph.node)
+    assert after["Transpose"] == 0 and after["Reshape"] == before["Reshape"] - 8
+    # the Add of two orders and the shuffled graph output each need one Gather back; nothing else copies more
+    assert after["Gather"] == 2
+    assert [o.name for o in model.graph.output] == ["heat", "features"]
+    with torch.no_grad():
+        expected = [t.numpy() for t in net(x)]
+    for got, plain, reference in zip(_run_all(model, x.numpy()), _run_all(path, x.numpy()), expected):
+        assert _relative(got, plain) < 1e-6
+        assert _relative(got, reference) < 1e-5
+
+
+def _run_all(model_or_path, x):
+    source = model_or_path.SerializeToString() if hasattr(model_or_path, "SerializeToString") else str(model_or_path)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    session = ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
+    return session.run(None, {formats.INPUT_NAME: x})
+
+
+def test_channel_shuffle_folded_on_lite_hrnet_18(plain_onnx):
+    """LH-18 (dynamic batch, constant reshapes first as in FORMAT_REWRITES): every shuffle gone, no Gather,
+    heatmaps within 1e-5 relative of the plain graph and of PyTorch."""
+    from lite_hrnet.export.calibration import calibration_batch
+    from lite_hrnet.export.rewrite import channel_shuffle_folded, computed_reshapes_as_constants
+    from lite_hrnet.specs import get_model_spec
+
+    path, _ = plain_onnx
+    spec = get_model_spec(NAME)
+    x = calibration_batch(None, spec.input_size, spec.mean, spec.std, count=3, seed=1)
+    model = onnx.load(str(path))
+    computed_reshapes_as_constants(model)
+    before = Counter(n.op_type for n in model.graph.node)
+    assert channel_shuffle_folded(model) == before["Transpose"] > 40
+    after = Counter(n.op_type for n in model.graph.node)
+    assert after["Transpose"] == after["Gather"] == after["Reshape"] == 0
+    assert after["Split"] == before["Split"] and after["Conv"] == before["Conv"]
+    for n in (1, 3):
+        got, plain = _run(model, x[:n]), _run(path, x[:n])
+        assert _relative(got, plain) < 1e-5
+    assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param  # still a dynamic batch
