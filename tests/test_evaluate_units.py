@@ -251,6 +251,26 @@ def test_eval_result_summary():
     assert r.summary() == "AP 0.5000, AR 0.2500 | 12 persons in 3 images, 4.0 s (3.0 persons/s)"
     assert r.results == []
     assert EvalResult({}, 5, 1, 0.0).summary() == " | 5 persons in 1 images, 0.0 s (inf persons/s)"
+    assert EvalResult({}, 5, 1, 0.5).summary().endswith("0.5 s (10.0 persons/s)")  # under a second: still a rate
+
+
+def test_evaluate_coco_without_pycocotools_says_what_to_install(monkeypatch, coco_sample):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pycocotools.coco", None)  # import fails as if not installed
+    with pytest.raises(ImportError, match=r"^COCO evaluation needs pycocotools: pip install 'lite-hrnet\[train\]'$"):
+        evaluate_coco([], coco_sample / "test_coco.json")
+
+
+def test_predict_records_keeps_each_records_box_score(monkeypatch):
+    """Each prediction carries its region's detection score (OKS NMS and the person score use it)."""
+    from lite_hrnet.pipeline import PoseEstimator
+
+    monkeypatch.setattr(evaluate, "load_image", lambda path: np.zeros((300, 300, 3), np.uint8))
+    estimator = PoseEstimator(lambda x: np.zeros((len(x), K, 64, 48), np.float32), spec="litehrnet_18_coco_256x192")
+    records = [_record(image_id=i, bbox=(10.0, 20.0, 50.0, 80.0), score=s, ann_id=-1) for i, s in ((1, 0.9), (1, 0.35), (2, 0.6))]
+    preds = evaluate.predict_records(estimator, records, batch_size=2)
+    assert [p.box_score for p in preds] == [0.9, 0.35, 0.6] and [p.record for p in preds] == records
 
 
 def _ground_truth_predictor(calls):
