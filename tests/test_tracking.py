@@ -360,3 +360,23 @@ def test_smoothing_option_of_the_tracker():
     assert make_tracker(smoothing=mine)[0].smoothing is mine
     with pytest.raises(ValueError, match="smoothing must be None, True or a OneEuroFilter, got str"):
         make_tracker(smoothing="strong")
+
+
+def test_smoothing_takes_frame_times_of_one_thirtieth_of_a_second_by_default():
+    """Without time stamps frame i is at i / 30 s (DEFAULT_FRAME_RATE): the same smoothed keypoints as with
+    those stamps given, and not the same as with frames 0.1 s apart (the filter depends on the time step)."""
+    from lite_hrnet.smoothing import OneEuroFilter
+
+    centers = [(200.0 + 9 * i, 230.0 + 4 * i) for i in range(5)]
+    runs = {}
+    for name, stamps in (("default", None), ("thirtieth", [i / 30 for i in range(5)]), ("tenth", [i / 10 for i in range(5)])):
+        tracker, _ = make_tracker(smoothing=OneEuroFilter(min_cutoff=0.5, beta=0.0))
+        runs[name] = []
+        for i, center in enumerate(centers):
+            frame, _ = draw_frame([center])
+            result = tracker.update(frame, timestamp=None if stamps is None else stamps[i])
+            assert len(result) == 1
+            runs[name].append(result.keypoints.copy())
+    for default, given in zip(runs["default"], runs["thirtieth"]):
+        np.testing.assert_array_equal(default, given)
+    assert max(np.abs(a - b).max() for a, b in zip(runs["default"], runs["tenth"])) > 0.5
