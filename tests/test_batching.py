@@ -114,3 +114,37 @@ def test_predict_runs_every_box_of_a_frame_in_one_call(demo_files):
     assert calls == [8]
     np.testing.assert_allclose(together.keypoints, np.concatenate([r.keypoints for r in one_by_one]), atol=1e-3)
     np.testing.assert_allclose(together.scores, np.concatenate([r.scores for r in one_by_one]), atol=1e-5)
+
+
+def test_openvino_compiles_a_static_model_per_batch_size_with_the_same_results(demo_files, crops):
+    import openvino as ov
+
+    path = str(demo_files["openvino"])
+    crops8 = np.concatenate([crops, crops[:3, :, ::-1]])  # 8 different crops (3 flipped upside down)
+    # the backend before: the dynamic-batch file compiled once, every batch size run on it
+    core = ov.Core()
+    dynamic = core.compile_model(core.read_model(path), "CPU", {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": 1})
+    before = dynamic(crops8)[0]
+    scale = np.abs(before).max()
+    assert scale > 0.1
+
+    backend = _open(path)
+    assert backend.compiled_batch_sizes == (1,)  # batch 1 is compiled when the file opens
+    by_size = {n: np.concatenate([backend(crops8[i:i + n]) for i in range(0, 8, n)]) for n in (1, 3, 8)}
+    for n, out in by_size.items():
+        assert out.shape == before.shape
+        assert np.abs(out - before).max() <= TOLERANCE * scale, f"batch {n} differs from the dynamic compile"
+    assert backend.compiled_batch_sizes == (1, 3, 2, 8)  # 8 = 3 + 3 + 2 in the batch-3 pass
+    shapes = {n: list(backend._compiled[n][0].inputs[0].get_shape()) for n in backend.compiled_batch_sizes}
+    assert shapes == {n: [n, 3, 128, 96] for n in (1, 3, 2, 8)}  # static shapes, not the file's dynamic one
+
+
+def test_openvino_keeps_at_most_the_batch_cap_compiled(demo_files, crops):
+    backend = runtimes.load(demo_files["openvino"], threads=1, precision="fp32", max_batch=2)
+    calls = _counting_runs(backend)
+    for n in range(1, 6):
+        backend(crops[:n])
+    assert calls == [1, 2, 2, 1, 2, 2, 2, 2, 1]  # pieces of at most 2 persons
+    assert sorted(backend.compiled_batch_sizes) == [1, 2]
+    backend._compiled_for(5)  # a size the cap would never send: the least recently used is dropped
+    assert backend.compiled_batch_sizes == (1, 5)
