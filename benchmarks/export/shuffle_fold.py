@@ -262,14 +262,12 @@ def main(argv: Optional[List[str]] = None) -> int:
                          min_vs_plain=round(min(values) / min(plain), 3),
                          median_vs_plain=round(float(np.median(values) / np.median(plain)), 3), calls=len(values),
                          runtime_calls_per_batch=getattr(calls[(key, batch)], "calls", 1)))
-    import os as _os
-
     result = dict(model=MODEL, weights="seeded random (seed 0), batch norm calibrated", threads=1, rounds=args.rounds,
                   gflop_per_image=round(2 * macs / 1e9, 3),
                   floor=dict(gflops_per_core=round(rate, 1), gflops_per_round=[round(r, 1) for r in rates],
                              ms_per_image_1thread=round(floor_ms, 3),
                              how=f"best single-thread numpy float32 {FLOOR_N}^3 matmul rate over the rounds"),
-                  load_average_start=machine.load_average, load_average_end=[round(v, 2) for v in _os.getloadavg()],
+                  load_average_start=machine.load_average, load_average_end=[round(v, 2) for v in os.getloadavg()],
                   machine=machine.to_dict(), graphs=built["graphs"], failures=built["failures"],
                   exactness=exactness, rows=rows, only=args.only)
     out = Path(args.out)

@@ -23,7 +23,7 @@ when nothing is recorded). The layout travels forward:
 
 Values are never changed: products are the same float products, depthwise and
 element-wise ops are bit-exact; only a dense convolution whose input is permuted
-adds its products in another order (float rounding, ~1e-7 relative).
+adds its products in another order (float rounding: 5e-6 relative L2 at LH-18's heatmaps).
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def fold_channel_shuffles(model, shuffles, shapes: Dict[str, List], constants: D
     for _ in range(10000):
         try:
             nodes, initializers, counts = _one_pass(original, skipped, shuffle_at, producers, readers, graph_outputs,
-                                                     channels, constants, demands, helper, numpy_helper)
+                                                     channels, constants, demands, helper)
             break
         except _Restart:
             continue
@@ -121,8 +121,7 @@ def _axis(node) -> int:
     return 0
 
 
-def _one_pass(original, skipped, shuffle_at, producers, readers, graph_outputs, channels, constants, demands,
-              helper, numpy_helper):
+def _one_pass(original, skipped, shuffle_at, producers, readers, graph_outputs, channels, constants, demands, helper):
     shuffle_by_unflatten = {id(s[0]): s for s in shuffle_at.values()}
     producers_by_id = {id(n): n for n in original}
     layouts: Dict[str, np.ndarray] = {}  # original tensor name -> layout of the physical tensor

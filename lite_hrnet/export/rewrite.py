@@ -30,12 +30,13 @@ benchmarks/export/README.md and deploy_graph.md):
   broadcast over a reshaped view: ``x * up(w)`` is ``x`` viewed as
   N x C x h x f x w x f times ``w`` viewed as N x C x h x 1 x w x 1, with no
   Resize and no upsampled copy of ``w``.
-* ``channel_shuffle_folded`` (see ``_shuffle_fold``): the 49 channel shuffles of LH-18
-  deleted; convolution weights, per-channel constants, Concat and Split read the
-  channels where they lie. Exact up to the order of a convolution's sums (the
-  permuted input channels): 6e-6 relative L2 from the plain graph on LH-18, less
-  than the 1.2e-5 between the plain graph and PyTorch. Measured in
-  ``benchmarks/export/shuffle_fold.md``.
+* ``channel_shuffle_folded`` (see ``_shuffle_fold``), used by nobody: the 49 channel
+  shuffles of LH-18 deleted; convolution weights, per-channel constants, Concat and
+  Split read the channels where they lie. Exact up to the order of a convolution's
+  sums over permuted input channels. A block's weighted half then has to be gathered
+  from many channel runs: no faster in ONNX Runtime, slower in OpenVINO (its
+  permutation conv keeps the blocked layout) and XNNPACK
+  (``benchmarks/export/shuffle_fold.md``).
 * ``computed_reshapes_as_constants``, used for ONNX Runtime and OpenVINO: a
   dynamic-batch export computes every reshape target from the input's shape
   (96 Shape, 190 Slice and 96 Concat nodes in LH-18); ``[0, C, ...]`` constants
@@ -205,7 +206,11 @@ def channel_shuffle_folded(model) -> int:
     from ._shuffle_fold import fold_channel_shuffles
 
     shapes = tensor_shapes(model)
-    shuffles = channel_shuffles(model, shapes)
+    consumers = _consumers(model)
+    # A dynamic-batch graph may read the shape of the 5-D tensors (Shape nodes): such a shuffle stays
+    # (computed_reshapes_as_constants first removes those reads).
+    shuffles = [s for s in channel_shuffles(model, shapes)
+                if len(consumers.get(s[0].output[0], [])) == 1 and len(consumers.get(s[1].output[0], [])) == 1]
     if not shuffles:
         return 0
     fold_channel_shuffles(model, shuffles, shapes, _constants(model.graph))
