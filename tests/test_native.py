@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import pytest
@@ -75,6 +75,24 @@ def e2e_tflite(plain_tflite) -> Path:
     if not path.is_file():
         tflite_end_to_end(plain_tflite, path)
     return path
+
+
+@pytest.fixture(scope="session")
+def lossy_tflite(plain_tflite) -> Dict[Tuple[str, str], Path]:
+    """The demo model's fp16 and int8 TFLite files, plain and end-to-end, keyed (precision, kind).
+
+    Exported next to the fp32 file with the calibration of tests/test_end_to_end.py's demo_export and
+    reuse=True, so that the int8 files made by either serve both (one onnx2tf conversion otherwise)."""
+    pytest.importorskip("onnx2tf", reason="onnx2tf (the export extra) converts the fp16 and int8 files")
+    from lite_hrnet.export import export_model
+
+    report = export_model(DEMO, "tflite", "fp16,int8", out_dir=plain_tflite.parent, weights="synthetic",
+                          calib_count=8, reuse=True, end_to_end=True)
+    files = {(a.precision, "end_to_end" if a.end_to_end else "plain"): Path(a.path)
+             for a in report.artifacts if a.format == "tflite" and a.path}
+    wanted = [(p, k) for p in ("fp16", "int8") for k in ("plain", "end_to_end")]
+    assert all(key in files and files[key].is_file() for key in wanted), report.table()
+    return files
 
 
 @pytest.fixture(scope="session")
@@ -241,6 +259,28 @@ def test_predict_cli_matches_python_on_coco_sample(kind, native_build, plain_tfl
     # The only expected source of differences is the bilinear crop: OpenCV's warpAffine and the C warp
     # may round a few pixel values differently (golden test: <= 1 grey level), which can move an
     # arg-max to a neighbouring heatmap pixel (a few image pixels).
+    assert share >= MIN_SHARE_WITHIN_2PX
+
+
+# Measured on the int8 plain file (2026-12-02): 82.7% of keypoints within 2 px (79.9% identical, largest
+# difference 141 px), keypoint scores up to 0.058 apart, while fp32 and fp16 agree. The crops are the same
+# (fp32: 100%), so the int8 network itself computes differently under LiteRT's compiled model (C) and the
+# Python Interpreter's XNNPACK delegate; the cause is not found yet.
+INT8_DIFFERS = pytest.mark.xfail(reason="int8: LiteRT's compiled model (C) and the Python Interpreter give "
+                                        "different heatmaps (82.7% of keypoints within 2 px measured)", strict=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("precision", ["fp16", pytest.param("int8", marks=INT8_DIFFERS)])
+@pytest.mark.parametrize("kind", ["plain", "end_to_end"])
+def test_predict_cli_matches_python_on_fp16_and_int8_files(precision, kind, native_build, lossy_tflite, coco_sample,
+                                                           tmp_path):
+    # The C library on the lossy files against lite-hrnet predict on the plain file of the same precision:
+    # on the same crops, the rule of the fp32 files applies.
+    c, py = _run_both(native_build, lossy_tflite[(precision, kind)], [str(coco_sample)], tmp_path,
+                      ["--boxes", str(coco_sample / "test_coco_det_AP_H_56.json")],
+                      python_model=lossy_tflite[(precision, "plain")])
+    share = _compare(c, py, f"{precision} {kind} file vs lite-hrnet predict ({precision} plain file)")
     assert share >= MIN_SHARE_WITHIN_2PX
 
 
