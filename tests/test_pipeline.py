@@ -471,3 +471,15 @@ def test_end_to_end_backend_gets_rgb_crops_and_its_crop_pixels_map_back():
         expected = out[i, :, :2] * scale / [192, 256] + center - scale / 2
         np.testing.assert_allclose(keypoints[i], expected, rtol=1e-6, atol=1e-3)
     np.testing.assert_array_equal(scores, out[:, :, 2])
+
+
+def test_end_to_end_backend_refuses_flip_dark_and_heatmaps_naming_the_model():
+    from lite_hrnet.runtimes.base import CallableBackend
+
+    backend = CallableBackend(lambda crops: np.zeros((len(crops), 17, 3), np.float32), MODEL)
+    backend.metadata["end_to_end"] = True
+    for options in ({"flip_test": True}, {"dark": True}):
+        with pytest.raises(ValueError, match=f"^{MODEL} is an end-to-end file .*: flip_test and dark need the plain file$"):
+            PoseEstimator(backend, **options)
+    with pytest.raises(ValueError, match=f"^return_heatmaps=True: {MODEL} is an end-to-end file and gives no heatmaps; use its plain file$"):
+        PoseEstimator(backend).predict(np.zeros((64, 48, 3), np.uint8), return_heatmaps=True)
