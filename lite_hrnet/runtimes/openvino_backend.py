@@ -3,7 +3,7 @@
 A file with a dynamic batch is compiled once per batch size actually run, each time
 reshaped to a static N x 3 x H x W: OpenVINO's CPU plugin runs a static shape faster
 than the dynamic one (benchmarks/speed/openvino_static_batch.md). The first call of a
-new batch size compiles it (LH-18 256x192: 0.7 s here on a quiet core, 3.7 s on a busy one). At most ``batch_cap``
+new batch size compiles it (a one-time cost, measured in that file). At most ``batch_cap``
 compiled models are kept, the least recently used dropped first (calls are split into
 pieces of at most ``batch_cap`` persons, so larger sizes never occur).
 
