@@ -1,7 +1,8 @@
 """Annotate mutmut survivors with the reason each is equivalent or acceptable.
 
 Reads the ``survivors.tsv`` files written by summary.py (``name, status, changed line``) and writes one
-TSV with two more columns, ``class`` (equivalent / acceptable) and ``reason``::
+TSV with two more columns, ``class`` (equivalent / acceptable, or killed: by a test added after the run,
+checked with ``MUTANT_UNDER_TEST``) and ``reason``::
 
     python benchmarks/mutation/annotate.py build/mutation/core/survivors.tsv build/mutation/evaluate/survivors.tsv \
         > benchmarks/mutation/after_survivors.tsv
@@ -65,6 +66,29 @@ RULES: List[Tuple[str, str, str, str]] = [
      "OpenCV's warpAffine defaults are INTER_LINEAR, BORDER_CONSTANT and border value 0: the values given"),
     (r"heatmap_to_image", r"np\.array\(\[hm_w, hm_h\], (dtype=None)?\)", EQ,
      "an int64 divisor of float64 scales: the same float64 quotient"),
+    (r"PoseEstimator.*(__init__|predict)", r"flip_test and dark\)|raise ValueError\(None\)|info\.path and self\.backend\.name|XXflip_test|FLIP_TEST|XXuse its|USE ITS", "killed",
+     "killed by test_pipeline.py::test_end_to_end_backend_refuses_flip_dark_and_heatmaps_naming_the_model, "
+     "added after the run (checked with MUTANT_UNDER_TEST=NAME on the run's mutated copy)"),
+    (r"PoseEstimator.*__init__", r"device: str = \"(XXcpuXX|CPU)\"|device=None|threads=None|precision=None|weights=None|"
+     r"model, (threads|device=device, precision|device=device, threads=threads, model_name|device=device, threads=threads, "
+     r"precision=precision, model_name=model_name, spec)", OK,
+     "options forwarded to runtimes.load for model files; the callables of this selection ignore them "
+     "(file-backed runtimes are tested by the runtime and export tests, left out for time)"),
+    (r"PoseEstimator.*__init__", r"meta\.get\(\"color_order\", ", EQ,
+     "color_order is a required metadata field (metadata.REQUIRED_FIELDS): the default is never used"),
+    (r"PoseEstimator.*infer", r"np\.concatenate\(\[batch, flip_images\(batch\)\], \)", EQ, "concatenate's axis default is 0"),
+    (r"PoseTracker.*update", r"^ok = \(next_boxes", EQ,
+     "a person without enough keypoints has an all-zero box, which fails the width test anyway"),
+    (r"prepare_image", r"type\(None\)\.__name__", OK,
+     "the message still names the argument and what it must be; only the received type's name is wrong"),
+    (r"fit_aspect|box_to_center_scale", r"np\.asarray\(\w+, (dtype=None)?\)", EQ, DTYPE_SAME),
+    (r"fit_aspect", r"wider = w >= aspect \* h|~wider \| \(w < aspect \* h\)|~wider & \(w <= aspect \* h\)", EQ,
+     "differs only where w == aspect x h already: both branches then give the same box (to the last bit of w / aspect)"),
+    (r"crop_matrix", r"astype\(None\)|dtype=None\)$|out_h \* 0\.5 - cy \* sy\]\], \)$", EQ,
+     "astype(None) is float64, and an array of Python floats is float64: the matrix is float64 either way"),
+    (r"warp_crop", r"borderMode=cv2\.BORDER_CONSTANT, \)$", EQ, "warpAffine's default border value is 0, the value given"),
+    (r"get_max_preds", r"take_along_axis\(flat, idx\[\.\.\., None\], \)", EQ,
+     "take_along_axis's default axis is -1, the axis given"),
     (r"box_iou", r"union >= 0", EQ, "a zero union has a zero intersection: 0 / 1e-12 is the 0.0 of the other branch"),
     (r"PoseTracker.*__init__", r"self\._frames = 1", EQ,
      "the default time stamps all move by 1/30 s: the One-Euro filter uses only time steps"),
