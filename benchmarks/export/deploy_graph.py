@@ -27,17 +27,16 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Callable, Dict, List, Optional, Tuple  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from _timing import floor_record, interleaved_rounds, write_results  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 MODEL = "litehrnet_18_coco_256x192"
-FLOOR_N = 1024
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -175,17 +174,6 @@ def _with_metadata(path: Path) -> Path:
     return path
 
 
-def floor_gflops() -> float:
-    """This core's fp32 matrix-multiply rate now (GFLOP/s, one BLAS thread): best of 3."""
-    a = np.random.RandomState(0).rand(FLOOR_N, FLOOR_N).astype(np.float32)
-    best = 0.0
-    for _ in range(3):
-        start = time.perf_counter()
-        a @ a
-        best = max(best, 2 * FLOOR_N ** 3 / (time.perf_counter() - start) / 1e9)
-    return best
-
-
 Case = Tuple[str, str, str, int, int, Callable[[], object]]  # runtime, graph, what, threads, persons, call
 
 
@@ -263,17 +251,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     for *_, call in todo:  # warm up: first calls, resized TFLite tensors, OpenVINO's dynamic-shape kernels
         for _ in range(2):
             call()
-    samples: List[List[float]] = [[] for _ in todo]
-    rates: List[float] = []
-    for _ in range(args.rounds):
-        rates.append(floor_gflops())
-        for i, (_, _, _, _, persons, call) in enumerate(todo):
-            for _ in range(3 if persons == 1 else 2):
-                start = time.perf_counter()
-                call()
-                samples[i].append((time.perf_counter() - start) * 1e3)
-    rate = max(rates)
-    floor_ms = 2.0 * macs / 1e9 / rate * 1e3
+    timed, rates = interleaved_rounds({i: (case[-1], 3 if case[4] == 1 else 2) for i, case in enumerate(todo)},
+                                      args.rounds)
+    samples = [timed[i] for i in range(len(todo))]
+    floor, floor_ms = floor_record(rates, macs)
     rows = []
     for (runtime, graph, what, threads, persons, _), values in zip(todo, samples):
         best = min(values)
@@ -287,14 +268,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         load_after = None
     result = dict(model=MODEL, input_size=list(spec.input_size), macs=macs, gflop_per_image=round(2 * macs / 1e9, 3),
                   weights="seeded random (seed 0), batch norm calibrated",
-                  floor=dict(gflops_per_core=round(rate, 1), gflops_per_round=[round(r, 1) for r in rates],
-                             ms_per_image_1thread=round(floor_ms, 3),
-                             how=f"best single-thread numpy float32 {FLOOR_N}^3 matmul rate over the rounds"),
+                  floor=floor,
                   rounds=args.rounds, machine=machine.to_dict(), load_average_after=load_after, rows=rows)
-    out = Path(args.out)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-    out.with_suffix(".md").write_text(render(result))
-    print(render(result))
+    write_results(args.out, result, render)
     return 0
 
 

@@ -15,7 +15,6 @@ evidence behind FORMAT_REWRITES and the NNCF preset in lite_hrnet.export.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 import numpy as np
+
+from _timing import write_results
 
 HERE = Path(__file__).resolve().parent
 
@@ -244,10 +245,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                          median_ms=round(float(np.median(values)), 2), calls=len(values)))
     result = dict(model=args.model, input_size=list(spec.input_size), weights="seeded random (seed 0), batch norm calibrated",
                   threads=1, rounds=args.rounds, machine=machine.to_dict(), rows=rows, failures=failures)
-    out = Path(args.out)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-    out.with_suffix(".md").write_text(render(result))
-    print(render(result))
+    write_results(args.out, result, render)
     return 0
 
 

@@ -31,9 +31,10 @@ from typing import Callable, Dict, List, Optional  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from _timing import floor_record, interleaved_rounds, write_results  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 MODEL = "litehrnet_18_coco_256x192"
-FLOOR_N = 1024
 BATCHES = (1, 8)
 
 
@@ -124,17 +125,6 @@ def _batch_free(path: Path) -> None:
     model = md.unpack_tflite(data)
     if tflite_batch_free_reshapes(model):
         path.write_bytes(md.pack_tflite(model, len(data)))
-
-
-def floor_gflops() -> float:
-    """This core's float32 matrix-multiply rate now (GFLOP/s, one BLAS thread): best of 3."""
-    a = np.random.RandomState(0).rand(FLOOR_N, FLOOR_N).astype(np.float32)
-    best = 0.0
-    for _ in range(3):
-        start = time.perf_counter()
-        a @ a
-        best = max(best, 2 * FLOOR_N ** 3 / (time.perf_counter() - start) / 1e9)
-    return best
 
 
 def runners(files: Dict[str, str], x8: np.ndarray) -> Dict[str, Callable[[int], Callable[[], np.ndarray]]]:
@@ -241,17 +231,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     say(f"timing {len(calls)} cases, {args.rounds} interleaved rounds; load average {machine.load_average}")
     for call in calls.values():
         call()
-    samples: Dict = {k: [] for k in calls}
-    rates = []
-    for _ in range(args.rounds):
-        rates.append(floor_gflops())
-        for (key, batch), call in calls.items():
-            for _ in range(3 if batch == 1 else 2):
-                start = time.perf_counter()
-                call()
-                samples[(key, batch)].append((time.perf_counter() - start) * 1e3)
-    rate = max(rates)
-    floor_ms = 2.0 * macs / 1e9 / rate * 1e3
+    samples, rates = interleaved_rounds({k: (call, 3 if k[1] == 1 else 2) for k, call in calls.items()}, args.rounds)
+    floor, floor_ms = floor_record(rates, macs)
     rows = []
     for (key, batch), values in samples.items():
         runtime, graph = key.split("|")
@@ -264,16 +245,11 @@ def main(argv: Optional[List[str]] = None) -> int:
                          runtime_calls_per_batch=getattr(calls[(key, batch)], "calls", 1)))
     result = dict(model=MODEL, weights="seeded random (seed 0), batch norm calibrated", threads=1, rounds=args.rounds,
                   gflop_per_image=round(2 * macs / 1e9, 3),
-                  floor=dict(gflops_per_core=round(rate, 1), gflops_per_round=[round(r, 1) for r in rates],
-                             ms_per_image_1thread=round(floor_ms, 3),
-                             how=f"best single-thread numpy float32 {FLOOR_N}^3 matmul rate over the rounds"),
+                  floor=floor,
                   load_average_start=machine.load_average, load_average_end=[round(v, 2) for v in os.getloadavg()],
                   machine=machine.to_dict(), graphs=built["graphs"], failures=built["failures"],
                   exactness=exactness, rows=rows, only=args.only)
-    out = Path(args.out)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-    out.with_suffix(".md").write_text(render(result))
-    print(render(result))
+    write_results(args.out, result, render)
     return 0
 
 

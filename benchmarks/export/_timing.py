@@ -1,0 +1,58 @@
+"""What the speed scripts of this folder share: the compute floor, interleaved timing rounds, result files.
+
+The floor is this core's one-thread float32 matmul rate (``lite_hrnet.benchmark.machine``), sampled once per
+round so that it suffers the same load as the cases; the best sample is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable, Dict, Hashable, List, Tuple
+
+from lite_hrnet.benchmark.machine import MATMUL_SIZE, measure_matmul_gflops
+
+
+def floor_gflops() -> float:
+    """This core's float32 matrix-multiply rate now (GFLOP/s, one BLAS thread)."""
+    rate = measure_matmul_gflops()
+    if rate is None:
+        raise SystemExit("could not measure the matmul rate (the compute floor): numpy failed in a subprocess")
+    return rate
+
+
+def interleaved_rounds(calls: Dict[Hashable, Tuple[Callable[[], object], int]],
+                       rounds: int) -> Tuple[Dict[Hashable, List[float]], List[float]]:
+    """Time every case ``rounds`` times, interleaved: per round the floor, then each call its number of repeats.
+
+    Returns the milliseconds of every call per case, and the floor's GFLOP/s per round.
+    """
+    samples: Dict[Hashable, List[float]] = {key: [] for key in calls}
+    rates = []
+    for _ in range(rounds):
+        rates.append(floor_gflops())
+        for key, (call, repeats) in calls.items():
+            for _ in range(repeats):
+                start = time.perf_counter()
+                call()
+                samples[key].append((time.perf_counter() - start) * 1e3)
+    return samples, rates
+
+
+def floor_record(rates: List[float], macs: int) -> Tuple[dict, float]:
+    """The floor entry of a result file and the floor in ms per image: ``macs`` multiply-adds at the best rate."""
+    rate = max(rates)
+    floor_ms = 2.0 * macs / 1e9 / rate * 1e3
+    return dict(gflops_per_core=round(rate, 1), gflops_per_round=[round(r, 1) for r in rates],
+                ms_per_image_1thread=round(floor_ms, 3),
+                how=f"best single-thread numpy float32 {MATMUL_SIZE}^3 matmul rate over the rounds"), floor_ms
+
+
+def write_results(out: str, result: dict, render: Callable[[dict], str]) -> None:
+    """``out``.json and ``out``.md (the rendered table), which is also printed."""
+    path = Path(out)
+    path.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    text = render(result)
+    path.with_suffix(".md").write_text(text)
+    print(text)
