@@ -146,3 +146,20 @@ def tiny_files(base: str) -> Dict[str, Path]:
         files[key] = out / f"{name}.tflite"
         files[key].write_bytes(write_tflite_metadata(data, file_meta("tflite", layout=layout, batch=1)))
     return files
+
+
+def run_onnx_unfused(model_or_path, x):
+    """All outputs of an ONNX model (a ModelProto or a path) on ``x``, ONNX Runtime, one thread, no graph fusions.
+
+    Unfused, because ONNX Runtime fuses an Add into whichever Conv precedes it, which orders float additions
+    differently in two graphs that compute the same function: unfused, an exact rewrite gives the very same floats.
+    """
+    import onnxruntime as ort
+    from lite_hrnet.export.formats import INPUT_NAME
+
+    source = model_or_path.SerializeToString() if hasattr(model_or_path, "SerializeToString") else str(model_or_path)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    session = ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
+    return session.run(None, {INPUT_NAME: x})

@@ -11,6 +11,8 @@ pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
+from model_files import run_onnx_unfused  # noqa: E402
+
 from lite_hrnet.export import formats  # noqa: E402
 from lite_hrnet.export.rewrite import (  # noqa: E402
     computed_reshapes_as_constants,
@@ -37,16 +39,6 @@ def exported(tmp_path_factory):
     return paths, x
 
 
-def _run(model_or_path, x):
-    source = model_or_path.SerializeToString() if hasattr(model_or_path, "SerializeToString") else str(model_or_path)
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    # Unfused, so that the rewritten graph must give the very same floats.
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    session = ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
-    return session.run(None, {formats.INPUT_NAME: x})[0]
-
-
 def test_computed_reshapes_as_constants_drop_the_shape_arithmetic(exported):
     paths, x = exported
     model = onnx.load(str(paths["dynamic"]))
@@ -58,7 +50,7 @@ def test_computed_reshapes_as_constants_drop_the_shape_arithmetic(exported):
     assert after == static  # the dynamic-batch graph now has the static graph's operations
     assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param  # and still a dynamic batch
     for n in (1, 3):
-        np.testing.assert_array_equal(_run(model, x[:n]), _run(paths["dynamic"], x[:n]))
+        np.testing.assert_array_equal(run_onnx_unfused(model, x[:n])[0], run_onnx_unfused(paths["dynamic"], x[:n])[0])
 
 
 def test_computed_reshapes_as_constants_leave_a_static_graph_alone(exported):
@@ -81,7 +73,7 @@ def test_nearest_upsample_as_broadcast_is_exact(exported, batch):
     assert all(n.op_type != "Resize" or nearest_integer_factor(n, {}) == 0 for n in model.graph.node)
     read = {name for node in model.graph.node for name in node.input}
     assert all(init.name in read for init in model.graph.initializer)  # the Resize scales went with them
-    np.testing.assert_array_equal(_run(model, x), _run(paths[batch], x))
+    np.testing.assert_array_equal(run_onnx_unfused(model, x)[0], run_onnx_unfused(paths[batch], x)[0])
 
 
 def test_nearest_integer_factor_reads_torch_nearest_only():

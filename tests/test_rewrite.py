@@ -11,6 +11,8 @@ torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
+from model_files import run_onnx_unfused  # noqa: E402
+
 from lite_hrnet.export import formats  # noqa: E402
 from lite_hrnet.export.rewrite import (  # noqa: E402
     FORMAT_REWRITES,
@@ -42,17 +44,6 @@ def plain_onnx(tmp_path_factory):
     return path, x
 
 
-def _run(model_or_path, x):
-    source = model_or_path.SerializeToString() if hasattr(model_or_path, "SerializeToString") else str(model_or_path)
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    # No fusions: ONNX Runtime fuses an Add into whichever Conv precedes it, which reorders
-    # float additions differently in the two graphs. Unfused, the rewrite must be bit-exact.
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    session = ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
-    return session.run(None, {formats.INPUT_NAME: x})[0]
-
-
 def test_shuffle_permutation_matches_the_model():
     x = torch.arange(2 * 12 * 3 * 2, dtype=torch.float32).reshape(2, 12, 3, 2)
     perm = shuffle_permutation(12, 2)
@@ -71,7 +62,7 @@ def test_channel_shuffle_as_conv_is_exact(plain_onnx):
     assert replaced == before["Transpose"] > 10  # every Transpose of this network is a channel shuffle
     assert after["Transpose"] == 0 and after["Conv"] == before["Conv"] + replaced
     assert after["Reshape"] == before["Reshape"] - 2 * replaced
-    np.testing.assert_array_equal(_run(model, x), _run(path, x))
+    np.testing.assert_array_equal(run_onnx_unfused(model, x)[0], run_onnx_unfused(path, x)[0])
 
 
 def test_nearest_upsample_as_depth_to_space_is_exact(plain_onnx):
@@ -85,7 +76,7 @@ def test_nearest_upsample_as_depth_to_space_is_exact(plain_onnx):
     # What is left is the head's bilinear resize, which this rewrite must not touch.
     assert all(any(a.name == "mode" and a.s == b"linear" for a in n.attribute) for n in remaining)
     assert Counter(n.op_type for n in model.graph.node)["DepthToSpace"] >= replaced
-    np.testing.assert_array_equal(_run(model, x), _run(path, x))
+    np.testing.assert_array_equal(run_onnx_unfused(model, x)[0], run_onnx_unfused(path, x)[0])
 
 
 def test_rewrite_for_format_writes_a_new_file_and_says_what_it_did(plain_onnx, tmp_path):
@@ -95,10 +86,10 @@ def test_rewrite_for_format_writes_a_new_file_and_says_what_it_did(plain_onnx, t
     assert [a.split(" x")[0] for a in applied] == list(FORMAT_REWRITES["openvino"])
     assert all(int(a.split(" x")[1]) > 0 for a in applied)
     assert path.read_bytes() == original
-    np.testing.assert_array_equal(_run(tmp_path / "ov.onnx", x), _run(path, x))
+    np.testing.assert_array_equal(run_onnx_unfused(tmp_path / "ov.onnx", x)[0], run_onnx_unfused(path, x)[0])
     ort = rewrite_for_format(path, tmp_path / "ort.onnx", "onnx")
     assert [a.split(" x")[0] for a in ort] == list(FORMAT_REWRITES["onnx"])
-    np.testing.assert_array_equal(_run(tmp_path / "ort.onnx", x), _run(path, x))
+    np.testing.assert_array_equal(run_onnx_unfused(tmp_path / "ort.onnx", x)[0], run_onnx_unfused(path, x)[0])
     assert rewrite_for_format(path, tmp_path / "none.onnx", "tflite") == []  # TFLite's graph is converted as it is
 
 
@@ -155,18 +146,9 @@ def test_channel_shuffle_folded_on_a_small_network(tmp_path):
     assert [o.name for o in model.graph.output] == ["heat", "features"]
     with torch.no_grad():
         expected = [t.numpy() for t in net(x)]
-    for got, plain, reference in zip(_run_all(model, x.numpy()), _run_all(path, x.numpy()), expected):
+    for got, plain, reference in zip(run_onnx_unfused(model, x.numpy()), run_onnx_unfused(path, x.numpy()), expected):
         assert _relative(got, plain) < 1e-6
         assert _relative(got, reference) < 1e-5
-
-
-def _run_all(model_or_path, x):
-    source = model_or_path.SerializeToString() if hasattr(model_or_path, "SerializeToString") else str(model_or_path)
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    session = ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
-    return session.run(None, {formats.INPUT_NAME: x})
 
 
 def test_channel_shuffle_folded_on_lite_hrnet_18(plain_onnx):
@@ -187,6 +169,6 @@ def test_channel_shuffle_folded_on_lite_hrnet_18(plain_onnx):
     assert after["Transpose"] == after["Gather"] == after["Reshape"] == 0
     assert after["Split"] == before["Split"] and after["Conv"] == before["Conv"]
     for n in (1, 3):
-        got, plain = _run(model, x[:n]), _run(path, x[:n])
+        got, plain = run_onnx_unfused(model, x[:n])[0], run_onnx_unfused(path, x[:n])[0]
         assert _relative(got, plain) < 1e-5
     assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param  # still a dynamic batch
