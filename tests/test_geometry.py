@@ -251,3 +251,27 @@ def test_keypoints_to_boxes():
     boxes, ok = keypoints_to_boxes(kpts, scores, thr=0.3, min_keypoints=3, enlarge=1.5)
     assert ok.tolist() == [True, False]
     np.testing.assert_allclose(boxes[0], [5, 10, 35, 70])
+
+
+def test_float32_boxes_give_the_exact_midpoint_rounded_once():
+    # Float32 boxes of a large image: subtracting and halving in float32 rounds twice and moves some
+    # centers by one float32 step; widened to float64 first, the center is the exact midpoint
+    # (x1 + x2) / 2 rounded once to float32 (the reference below uses exact fractions).
+    from fractions import Fraction
+
+    rng = np.random.default_rng(0)
+    boxes = rng.uniform(0, 4000, (200, 4)).astype(np.float32)
+    boxes[:, 2:] = boxes[:, :2] + rng.uniform(1, 900, (200, 2)).astype(np.float32)
+    centers, _ = box_to_center_scale(boxes, 0.75)
+    expected = np.array([[float((Fraction(float(b[0])) + Fraction(float(b[2]))) / 2),
+                          float((Fraction(float(b[1])) + Fraction(float(b[3]))) / 2)] for b in boxes]).astype(np.float32)
+    np.testing.assert_array_equal(centers, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int32])
+def test_fit_aspect_answers_in_float64_whatever_it_is_given(dtype):
+    # Documented as float64: float32 or integer sizes are widened before the arithmetic.
+    w, h = fit_aspect(np.array([3, 40], dtype=dtype), np.array([5, 10], dtype=dtype), 0.75)
+    assert w.dtype == np.float64 and h.dtype == np.float64
+    np.testing.assert_array_equal(w, [3.75, 40.0])  # 3 x 5 is too narrow: widened to 0.75 x 5
+    np.testing.assert_array_equal(h, [5.0, 40 / 0.75])  # 40 x 10 is too wide: heightened to 40 / 0.75
