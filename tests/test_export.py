@@ -42,7 +42,9 @@ def test_demo_model_every_format_and_precision_passes_its_check(demo_export):
         elif precision == "fp16":
             assert a.rel_error <= 5e-3
         else:  # lossy, not broken (a broken int8 file agrees on ~1% and moves joints by ~90 px)
-            assert a.agreement >= 0.2 and a.mean_displacement_px <= 16
+            # Measured on the demo checkpoint v3 (benchmarks/training/export_accuracy.md): agreement 43-50%,
+            # mean shift 2.3-3.2 px; the exporter's own rule for any model stays looser (20%, 16 px).
+            assert a.agreement >= 0.3 and a.mean_displacement_px <= 6
     # OpenVINO's parity check ran in f32, whatever the CPU's default.
     assert got[("openvino", "fp32")].runtime_precision == "fp32"
     # int8 files are smaller than fp32 ones.
@@ -114,11 +116,13 @@ def _compare(y: np.ndarray, ref: np.ndarray):
 
 
 # Bounds per file precision: relative heatmap error, mean and 95th-percentile keypoint shift (input px).
-# Measured on the demo checkpoint v2 (commit 19e57d5) and these 24 people, 2 Dec 2026 (OpenVINO in f32):
-#   fp32: error <= 2.9e-7, no keypoint moved;
-#   fp16: error 4.0e-4 (TFLite, OpenVINO) to 5.0e-4 (ONNX), mean shift <= 0.012 px, largest 2 px;
-#   int8: error 0.20 (ONNX), 0.21 (TFLite), 0.25 (OpenVINO); mean shift 2.9-3.3 px, 95th percentile
-#   8.5-10 px. A broken int8 file moves joints by ~90 px. A new demo checkpoint: measure again.
+# Measured on the demo checkpoint v3 (commit 342f12b) and these 24 people, 2 Dec 2026 (OpenVINO in f32;
+# benchmarks/training/export_accuracy.py reproduces these numbers):
+#   fp32: error <= 3.7e-7, no keypoint moved;
+#   fp16: error 4.8e-4 (TFLite, OpenVINO) to 5.6e-4 (ONNX), no keypoint moved;
+#   int8: error 0.26 (ONNX), 0.27 (TFLite), 0.28 (OpenVINO); mean shift 3.5-3.7 px, 95th percentile
+#   10.9-12.7 px (v2: 0.20-0.25, 2.9-3.3 px, 8.5-10 px). A broken int8 file moves joints by ~90 px.
+#   A new demo checkpoint: measure again.
 RELOAD_BOUNDS = {"fp32": (1e-5, 0.01, 0.01), "fp16": (2e-3, 0.1, 0.5), "int8": (0.35, 5.0, 16.0)}
 
 
