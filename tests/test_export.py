@@ -43,8 +43,9 @@ def test_demo_model_every_format_and_precision_passes_its_check(demo_export):
             assert a.rel_error <= 5e-3
         else:  # lossy, not broken (a broken int8 file agrees on ~1% and moves joints by ~90 px)
             # Measured on the demo checkpoint v3 (benchmarks/training/export_accuracy.md): agreement 43-50%,
-            # mean shift 2.3-3.2 px; the exporter's own rule for any model stays looser (20%, 16 px).
-            assert a.agreement >= 0.3 and a.mean_displacement_px <= 6
+            # mean shift 2.3-3.2 px; NNCF's int8 files differ from export to export, hence the margin. The
+            # exporter's own rule for any model stays looser (20%, 16 px).
+            assert a.agreement >= 0.25 and a.mean_displacement_px <= 6
     # OpenVINO's parity check ran in f32, whatever the CPU's default.
     assert got[("openvino", "fp32")].runtime_precision == "fp32"
     # int8 files are smaller than fp32 ones.
@@ -121,9 +122,11 @@ def _compare(y: np.ndarray, ref: np.ndarray):
 #   fp32: error <= 3.7e-7, no keypoint moved;
 #   fp16: error 4.8e-4 (TFLite, OpenVINO) to 5.6e-4 (ONNX), no keypoint moved;
 #   int8: error 0.26 (ONNX), 0.27 (TFLite), 0.28 (OpenVINO); mean shift 3.5-3.7 px, 95th percentile
-#   10.9-12.7 px (v2: 0.20-0.25, 2.9-3.3 px, 8.5-10 px). A broken int8 file moves joints by ~90 px.
-#   A new demo checkpoint: measure again.
-RELOAD_BOUNDS = {"fp32": (1e-5, 0.01, 0.01), "fp16": (2e-3, 0.1, 0.5), "int8": (0.35, 5.0, 16.0)}
+#   10.9-12.7 px (v2: 0.20-0.25, 2.9-3.3 px, 8.5-10 px). OpenVINO's int8 file (NNCF) is not the same
+#   from one export to the next: another export of the same checkpoint measured 0.29, 3.9 px and 16.3 px.
+#   The shifts come in steps of 2-4 px (a heatmap pixel is 4), so the 95th percentile jumps. A broken int8
+#   file moves joints by ~90 px. A new demo checkpoint: measure again.
+RELOAD_BOUNDS = {"fp32": (1e-5, 0.01, 0.01), "fp16": (2e-3, 0.1, 0.5), "int8": (0.35, 6.0, 24.0)}
 
 
 @pytest.mark.slow
