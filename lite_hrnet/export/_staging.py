@@ -63,14 +63,6 @@ def publish(staged: Path, final: Path) -> None:
     os.replace(staged, final)
 
 
-def remove(path: Path) -> None:
-    """Delete a file and its companions, those that exist."""
-    fmt = format_of_path(path)
-    for p in fmt.files(path) if fmt is not None else [path]:
-        if p.exists():
-            p.unlink()
-
-
 class Sources:
     """The intermediate files the artifacts are written from, each made at most once per export, in ``staging``.
 
@@ -176,4 +168,4 @@ class Sources:
             formats.onnx_to_openvino(src, staged, precision, calib, meta)
 
 
-__all__ = ["STAGING_PREFIX", "Sources", "new_staging", "publish", "remove"]
+__all__ = ["STAGING_PREFIX", "Sources", "new_staging", "publish"]
