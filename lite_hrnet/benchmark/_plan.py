@@ -11,6 +11,8 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from ..arguments import parse_choices, parse_positive_ints
 from ..formats import EXPORT_FORMATS, FORMAT_NAMES, PRECISIONS, files_size, format_of_path, get_format
+from ..metadata import MetadataError, read_metadata
+from ..runtimes.base import max_threads
 from .job import Job
 from .report import BenchmarkRow
 
@@ -67,8 +69,6 @@ def check_settings(formats: Union[str, Sequence[str]], precisions: Union[str, Se
     formats = parse_choices(formats, FORMATS, "--formats")
     precisions = parse_choices(precisions, PRECISIONS, "--precision")
     thread_counts: List[Optional[int]] = [None] if threads is None else list(parse_positive_ints(threads, "--threads"))
-    from ..runtimes.base import max_threads
-
     if any(n is not None and n > max_threads() for n in thread_counts):
         raise ValueError(f"--threads: must be at most {max_threads()} (4 per CPU of the {os.cpu_count()} here), "
                          f"got {max(n for n in thread_counts if n is not None)}")
@@ -113,8 +113,6 @@ def given_files(files: Union[None, str, Sequence[Union[str, os.PathLike]]]) -> T
             raise ValueError(f"--files: {path} is not an .onnx, .xml or .tflite model file")
         if not path.is_file():
             raise ValueError(f"--files: not found: {path}")
-        from ..metadata import MetadataError, read_metadata
-
         try:
             precision = str(read_metadata(path).get("precision", "fp32"))
         except (MetadataError, ValueError) as e:
@@ -125,8 +123,6 @@ def given_files(files: Union[None, str, Sequence[Union[str, os.PathLike]]]) -> T
 
 def graph_of(path: str) -> Tuple[str, List[str]]:
     """("plain" or "deploy", then the file's batch) and the graph rewrites its metadata records; ("?", []) when unreadable."""
-    from ..metadata import read_metadata
-
     try:
         meta = read_metadata(path)
     except Exception:  # a file the row itself will report on

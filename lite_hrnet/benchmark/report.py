@@ -82,9 +82,10 @@ def _pct(value: Optional[float]) -> str:
     return "-" if value is None else f"{value:.0%}"
 
 
-def _case(row: "BenchmarkRow") -> Tuple[Any, ...]:
-    """What two rows must share to be compared: the runtime and how it was asked to run, not the file."""
-    return (row.format, row.precision, row.precision_hint, row.threads, row.batch)
+def _case(row: "BenchmarkRow", threads: bool = True) -> Tuple[Any, ...]:
+    """What two rows must share to be compared: the runtime and how it was asked to run (the thread count
+    left out with ``threads=False``), not the file."""
+    return (row.format, row.precision, row.precision_hint, row.batch) + ((row.threads,) if threads else ())
 
 
 @dataclass
@@ -133,7 +134,7 @@ class BenchmarkReport:
         out = []
         for one in (r for r in ok if r.threads == 1):
             for more in (r for r in ok if r.threads > 1 and r.path == one.path
-                         and _case(r)[:3] + _case(r)[4:] == _case(one)[:3] + _case(one)[4:]):
+                         and _case(r, threads=False) == _case(one, threads=False)):
                 out.append({"format": one.format, "precision": one.precision, "hint": one.precision_hint, "graph": one.graph,
                             "batch": one.batch, "threads": more.threads,
                             "speedup_by_min": round(one.min_ms_per_person / more.min_ms_per_person, 3),
@@ -205,10 +206,11 @@ class BenchmarkReport:
                                     "floor_ms": round(floor / threads_used, 3),
                                     "x_floor": round(best_any.median_ms / (floor / threads_used), 1)}
             out[f"threads={threads if threads is not None else 'default'}"] = entry
-        if self.before_after():
-            out["before_after"] = self.before_after()
-        if self.thread_scaling():
-            out["thread_scaling"] = self.thread_scaling()
+        before_after, scaling = self.before_after(), self.thread_scaling()
+        if before_after:
+            out["before_after"] = before_after
+        if scaling:
+            out["thread_scaling"] = scaling
         warning = self.load_warning()
         if warning:
             out["warning"] = warning
