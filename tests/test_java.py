@@ -41,6 +41,13 @@ def _missing_tools() -> Optional[str]:
     return None
 
 
+def _within_2px(want: List[dict], got: List[dict]):
+    """Per keypoint of the results (same persons, same order): within 2 image pixels; and both K x 3 arrays."""
+    py = np.concatenate([np.reshape(w["keypoints"], (-1, 3)) for w in want])
+    jv = np.concatenate([np.reshape(g["keypoints"], (-1, 3)) for g in got])
+    return np.hypot(*(jv[:, :2] - py[:, :2]).T) <= 2.0, py, jv
+
+
 def _make(*targets: str) -> subprocess.CompletedProcess:
     return subprocess.run(["make", "--no-print-directory", *targets], cwd=ROOT, capture_output=True, text=True)
 
@@ -206,9 +213,7 @@ def test_launcher_turns_photos_upright_as_lite_hrnet_predict(java_build, demo_tf
     # Same pixels, but the JDK's and OpenCV's bilinear crops round differently: on this noise picture a near-tie
     # arg-max can flip by a heatmap pixel (seen with the v3 demo model: 1 of 51 keypoints, 5.2 px). A wrong
     # orientation moves nearly every keypoint, so the end-to-end rule still tells: >= 95% within 2 image pixels.
-    py = np.concatenate([np.reshape(w["keypoints"], (-1, 3)) for w in want])
-    jv = np.concatenate([np.reshape(g["keypoints"], (-1, 3)) for g in got])
-    within = np.hypot(*(jv[:, :2] - py[:, :2]).T) <= 2.0
+    within, _, _ = _within_2px(want, got)
     assert within.mean() >= 0.95, f"{within.mean():.1%} of {len(within)} keypoints within 2 px"
     assert cv2.imread(str(tmp_path / "java" / "o6.png")).shape[:2] == (200, 120)  # the annotated picture is upright
 
@@ -265,9 +270,7 @@ def test_launcher_tracks_and_smooths_as_lite_hrnet_predict(java_build, demo_tfli
     # The JDK's and OpenCV's bilinear crops differ in float rounding (scores in the 4th decimal), which can
     # flip a near-tie arg-max by one heatmap pixel (seen: 1 of 561 keypoints); the rule of the other
     # end-to-end comparisons applies: >= 95% of keypoints within 2 image pixels.
-    py = np.concatenate([np.reshape(w["keypoints"], (-1, 3)) for w in want])
-    jv = np.concatenate([np.reshape(g["keypoints"], (-1, 3)) for g in got])
-    within = np.hypot(*(jv[:, :2] - py[:, :2]).T) <= 2.0
+    within, py, jv = _within_2px(want, got)
     print(f"--track --smooth: {within.mean():.2%} of {len(within)} keypoints within 2 px")
     assert within.mean() >= 0.95
     np.testing.assert_allclose(jv[:, 2], py[:, 2], atol=5e-3)
