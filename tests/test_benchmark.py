@@ -93,7 +93,7 @@ def test_failed_rows_do_not_stop_the_others(cli_run, monkeypatch):
     _, _, exports = cli_run
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnx2tf" else real_find_spec(name, *a))
-    from lite_hrnet import runtimes
+    from lite_hrnet import pipeline, runtimes
 
     real_load = runtimes.load
 
@@ -103,6 +103,9 @@ def test_failed_rows_do_not_stop_the_others(cli_run, monkeypatch):
         return real_load(model, *args, **kwargs)
 
     monkeypatch.setattr(runtimes, "load", load)
+    # pipeline binds load at its import: patched there too, so that a pipeline first imported during this
+    # test does not keep the failing loader for the rest of the session
+    monkeypatch.setattr(pipeline, "load", load)
     report = benchmark(NAIVE, formats="torch,onnx,tflite", precisions="fp32", threads=[1], warmup=0, runs=2,
                        predict_runs=1, exports=exports, isolate=False)
     by_format = {r.format: r for r in report.rows}
