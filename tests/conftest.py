@@ -8,6 +8,14 @@ from pathlib import Path
 
 import pytest
 
+# One OpenMP/BLAS thread for torch and numpy, here and in the CLI processes the tests start. With two,
+# every operator ends in a barrier that waits for the other thread; when the second core is busy (a
+# subprocess of the same test, another job) each barrier waits for a descheduled thread: tests/test_models.py
+# took 405 s instead of 21 s on this 2-core machine. Runtime thread counts are set explicitly, not by this.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+if "torch" in sys.modules:  # imported before this file (a plugin): the variable came too late for it
+    sys.modules["torch"].set_num_threads(1)
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("LITE_HRNET_SHARED", ROOT.parent / "shared"))
 REFERENCE = SHARED / "reference" / "litehrnet"

@@ -9,6 +9,7 @@ counted. The result matches the published FLOPs within 1%.
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Tuple
 
@@ -38,17 +39,16 @@ def count_parameters(model: nn.Module) -> int:
 
 
 def count_macs(model: nn.Module, input_size: Tuple[int, int]) -> int:
-    """Multiply-accumulates of one forward pass on a 1 x 3 x H x W input (``input_size`` = (H, W))."""
+    """Multiply-accumulates of one forward pass on a 1 x 3 x H x W input (``input_size`` = (H, W)).
+
+    Counted on a copy of ``model`` on the meta device: the counter needs shapes only, and no arithmetic runs.
+    """
     mapping = {
         aten.convolution: _conv_with_bias,
         aten._native_batch_norm_legit_no_training: _batch_norm,
     }
     counter = FlopCounterMode(display=False, custom_mapping=mapping)
-    was_training = model.training
-    model.eval()
-    try:
-        with counter, torch.no_grad():
-            model(torch.zeros(1, 3, *input_size))
-    finally:
-        model.train(was_training)
+    shapes_only = copy.deepcopy(model).to("meta").eval()
+    with counter, torch.no_grad():
+        shapes_only(torch.zeros(1, 3, *input_size, device="meta"))
     return counter.get_total_flops() // 2
