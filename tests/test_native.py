@@ -265,17 +265,18 @@ def test_predict_cli_matches_python_on_coco_sample(kind, native_build, plain_tfl
     assert share >= MIN_SHARE_WITHIN_2PX
 
 
-# Measured on the int8 plain file (2026-12-02): 82.7% of keypoints within 2 px (79.9% identical, largest
-# difference 141 px), keypoint scores up to 0.058 apart, while fp32 and fp16 agree. The crops are the same
-# (fp32: 100%), so the int8 network itself computes differently under LiteRT's compiled model as this
-# library opens it and the Python Interpreter (also for a single box: no batching involved; the Python
-# CompiledModel equals the Interpreter there, the builtin kernels differ by 0.06); the cause is not found yet.
-INT8_DIFFERS = pytest.mark.xfail(reason="int8: LiteRT's compiled model (C) and the Python Interpreter give "
-                                        "different heatmaps (82.7% of keypoints within 2 px measured)", strict=False)
+# int8: two correct int8 implementations do not agree to 2 px on the demo model. Its int8 heatmaps are flat
+# near their maxima (int8 keeps ~55% of keypoints within 2 crop px of fp32), so requantization rounding moves
+# arg-maxes. Measured on the COCO sample (2026-12-02), against lite-hrnet predict's Interpreter (XNNPACK):
+# the C library (LiteRT's compiled model) 72.7-83.8% within 2 px by export (keypoint scores up to 0.12 apart);
+# TFLite's builtin int8 kernels 52%. The bound is that of two correct implementations: a broken int8 path
+# (wrong input scale, wrong layout) agrees on almost none.
+MIN_SHARE_WITHIN_2PX_INT8 = 0.5
+INT8_SCORE_TOLERANCE = 0.15
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("precision", ["fp16", pytest.param("int8", marks=INT8_DIFFERS)])
+@pytest.mark.parametrize("precision", ["fp16", "int8"])
 @pytest.mark.parametrize("kind", ["plain", "end_to_end"])
 def test_predict_cli_matches_python_on_fp16_and_int8_files(precision, kind, native_build, lossy_tflite, coco_sample,
                                                            tmp_path):
@@ -284,8 +285,10 @@ def test_predict_cli_matches_python_on_fp16_and_int8_files(precision, kind, nati
     c, py = _run_both(native_build, lossy_tflite[(precision, kind)], [str(coco_sample)], tmp_path,
                       ["--boxes", str(coco_sample / "test_coco_det_AP_H_56.json")],
                       python_model=lossy_tflite[(precision, "plain")])
-    share = _compare(c, py, f"{precision} {kind} file vs lite-hrnet predict ({precision} plain file)")
-    assert share >= MIN_SHARE_WITHIN_2PX
+    int8 = precision == "int8"
+    share = _compare(c, py, f"{precision} {kind} file vs lite-hrnet predict ({precision} plain file)",
+                     score_tolerance=INT8_SCORE_TOLERANCE if int8 else 2e-3)
+    assert share >= (MIN_SHARE_WITHIN_2PX_INT8 if int8 else MIN_SHARE_WITHIN_2PX)
 
 
 @pytest.mark.slow
