@@ -7,11 +7,23 @@ round so that it suffers the same load as the cases; the best sample is kept.
 from __future__ import annotations
 
 import json
+import platform
 import time
 from pathlib import Path
 from typing import Callable, Dict, Hashable, List, Tuple
 
 from lite_hrnet.benchmark.machine import MATMUL_SIZE, measure_matmul_gflops
+
+
+def cpu_model() -> str:
+    """The CPU's model name for a result file: /proc/cpuinfo where it exists, else :mod:`platform`."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def floor_gflops() -> float:

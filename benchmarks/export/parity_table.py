@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from _timing import cpu_model
+
 HERE = Path(__file__).resolve().parent
 
 DEFAULT_MODELS = [
@@ -123,7 +125,7 @@ def write_tables(out_dir: Path, rows, compat) -> None:
     import torch
 
     out = {
-        "machine": {"cpu": _cpu_model(), "cores": __import__("os").cpu_count(), "python": platform.python_version()},
+        "machine": {"cpu": cpu_model(), "cores": __import__("os").cpu_count(), "python": platform.python_version()},
         "versions": {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
                      "openvino": openvino.__version__, "ai_edge_litert": getattr(ai_edge_litert, "__version__", "2.3")},
         "rows": rows,
@@ -143,16 +145,6 @@ def write_tables(out_dir: Path, rows, compat) -> None:
             lines.append(f"- `{Path(path).name}`: {detail}")
     (out_dir / "parity.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines), flush=True)
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 if __name__ == "__main__":

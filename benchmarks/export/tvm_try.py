@@ -55,7 +55,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -69,7 +68,7 @@ sys.path.insert(0, str(HERE.parents[1]))  # the repository root: lite_hrnet.benc
 
 import numpy as np  # noqa: E402
 
-from _timing import floor_gflops, floor_record, write_results  # noqa: E402
+from _timing import cpu_model, floor_gflops, floor_record, write_results  # noqa: E402
 
 LH18_256x192_MACS = 205_056_704
 INPUT_SHAPE = (1, 3, 256, 192)
@@ -84,16 +83,6 @@ def _versions() -> Dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return out
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _load() -> List[float]:
@@ -306,8 +295,8 @@ def render(result: dict) -> str:
         f"Floor: {floor['ms_per_image_1thread']} ms ({result['gflop_per_image']} GFLOP at {floor['gflops_per_core']} "
         f"GFLOP/s, {floor['how']}).",
         "",
-        f"| case | min ms | median ms | min x floor | median x floor | min / ONNX Runtime min (same file) | "
-        f"heatmaps vs ONNX Runtime (max abs / rel L2) |",
+        "| case | min ms | median ms | min x floor | median x floor | min / ONNX Runtime min (same file) | "
+        "heatmaps vs ONNX Runtime (max abs / rel L2) |",
         "|---|---|---|---|---|---|---|",
     ]
     for case in result["cases"]:
@@ -446,7 +435,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), model="litehrnet_18_coco_256x192",
         onnx=[str(p) for p in args.onnx], input_shape=list(INPUT_SHAPE), macs=args.macs,
         gflop_per_image=round(2 * args.macs / 1e9, 3), target=str(target), mcpu=mcpu,
-        machine=dict(cpu=_cpu_model(), cores=os.cpu_count(), python=sys.version.split()[0]),
+        machine=dict(cpu=cpu_model(), cores=os.cpu_count(), python=sys.version.split()[0]),
         versions=_versions(), threads=dict(tvm="TVM_NUM_THREADS=1, target num-cores 1",
                                            onnxruntime="intra_op 1, inter_op 1, sequential"),
         command=" ".join([Path(sys.executable).name, *sys.argv]), load_start=load_start, load_end=_load(),
