@@ -431,17 +431,24 @@ def tflite_batch_free_reshapes(model) -> int:
                 options.newShape = [-1] + list(options.newShape)[1:]
         tensor = graph.tensors[op.inputs[1]]
         buffer = model.buffers[tensor.buffer]
-        if tensor.buffer in done:
+        if tensor.buffer in done and op.inputs[1] not in other_tensor_use:
             changed += 1
             continue
-        if (tensor.type != schema.TensorType.INT32 or op.inputs[1] in other_tensor_use or buffer.data is None
-                or len(buffer.data) == 0):
+        if tensor.type != schema.TensorType.INT32 or buffer.data is None or len(buffer.data) == 0:
             continue
         target = np.frombuffer(bytes(bytearray(buffer.data)), np.int32).copy()
         if len(target) < 2 or target[0] != 1 or (target < 0).any():
             continue
         target[0] = -1
-        if tensor.buffer in other_use:
+        if op.inputs[1] in other_tensor_use:
+            # The tensor itself is read elsewhere (onnx2tf shares [1, C, H, W] between a reshape's target
+            # and a strided slice's end): this reshape gets its own tensor.
+            own = schema.TensorT()
+            own.name, own.shape, own.type, own.buffer = (tensor.name or b"") + b"/batch_free", list(tensor.shape), tensor.type, 0
+            graph.tensors.append(own)
+            op.inputs = [op.inputs[0], len(graph.tensors) - 1] + list(op.inputs[2:])
+            tensor = own
+        if tensor.buffer in other_use or tensor.buffer == 0:
             buffer = schema.BufferT()
             model.buffers.append(buffer)
             tensor.buffer = len(model.buffers) - 1
