@@ -8,7 +8,6 @@ ai-edge-litert wheel) is missing. Builds go to build/native-tests and build/nati
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -211,19 +210,24 @@ def test_predict_cli_bad_input_exits_2_with_one_line(native_build, plain_tflite,
         assert text in run.stderr, f"{what}: {run.stderr!r}"
 
 
+def _run_python(model: Path, inputs: List[str], out: Path, extra: List[str]) -> list:
+    """results.json of lite-hrnet predict on `model`, one thread."""
+    run = subprocess.run([sys.executable, "-m", "lite_hrnet.cli", "predict", "--model", str(model), "--threads", "1",
+                          "--out", str(out), "--no-progress", *extra, *inputs],
+                         capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads((out / "results.json").read_text())
+
+
 def _run_both(native_build: Path, model: Path, inputs: List[str], out: Path, extra: List[str],
               python_model: Optional[Path] = None):
     """results.json of litehrnet-predict on `model` and of lite-hrnet predict on `python_model` (default: the same)."""
-    c_out, py_out = out / "c", out / "python"
+    c_out = out / "c"
     run = subprocess.run([str(native_build / "litehrnet-predict"), "--model", str(model), "--threads", "1",
                           "--out", str(c_out), *extra, *inputs], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
-    run = subprocess.run([sys.executable, "-m", "lite_hrnet.cli", "predict", "--model", str(python_model or model),
-                          "--threads", "1",
-                          "--out", str(py_out), "--no-progress", *extra, *inputs],
-                         capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert run.returncode == 0, run.stderr[-3000:]
-    return json.loads((c_out / "results.json").read_text()), json.loads((py_out / "results.json").read_text())
+    return json.loads((c_out / "results.json").read_text()), _run_python(python_model or model, inputs, out / "python",
+                                                                         extra)
 
 
 def _compare(c: list, py: list, label: str, score_tolerance: float = 2e-3) -> float:
@@ -265,30 +269,48 @@ def test_predict_cli_matches_python_on_coco_sample(kind, native_build, plain_tfl
     assert share >= MIN_SHARE_WITHIN_2PX
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["plain", "end_to_end"])
+def test_predict_cli_matches_python_on_fp16_files(kind, native_build, lossy_tflite, coco_sample, tmp_path):
+    # The C library on the fp16 files against lite-hrnet predict on the plain fp16 file: on the same
+    # crops, the rule of the fp32 files applies.
+    c, py = _run_both(native_build, lossy_tflite[("fp16", kind)], [str(coco_sample)], tmp_path,
+                      ["--boxes", str(coco_sample / "test_coco_det_AP_H_56.json")],
+                      python_model=lossy_tflite[("fp16", "plain")])
+    assert _compare(c, py, f"fp16 {kind} file vs lite-hrnet predict (fp16 plain file)") >= MIN_SHARE_WITHIN_2PX
+
+
+def _distances(a: list, b: list) -> np.ndarray:
+    """Image-pixel distances between the keypoints of two results.json lists (same persons, same order)."""
+    ka = np.array([e["keypoints"] for e in a], np.float64).reshape(len(a), -1, 3)
+    kb = np.array([e["keypoints"] for e in b], np.float64).reshape(len(b), -1, 3)
+    return np.hypot(ka[..., 0] - kb[..., 0], ka[..., 1] - kb[..., 1]).ravel()
+
+
 # int8: two correct int8 implementations do not agree to 2 px on the demo model. Its int8 heatmaps are flat
-# near their maxima (int8 keeps ~55% of keypoints within 2 crop px of fp32), so requantization rounding moves
-# arg-maxes. Measured on the COCO sample (2026-12-02), against lite-hrnet predict's Interpreter (XNNPACK):
-# the C library (LiteRT's compiled model) 72.7-83.8% within 2 px by export (keypoint scores up to 0.12 apart);
-# TFLite's builtin int8 kernels 52%. The bound is that of two correct implementations: a broken int8 path
-# (wrong input scale, wrong layout) agrees on almost none.
-MIN_SHARE_WITHIN_2PX_INT8 = 0.5
-INT8_SCORE_TOLERANCE = 0.15
+# near their maxima, so requantization rounding moves arg-maxes. Measured on the COCO sample (2026-12-02),
+# against lite-hrnet predict's Interpreter (XNNPACK) on the same int8 file: the C library (LiteRT's compiled
+# model) 46-84% of keypoints within 2 px depending on the export; TFLite's builtin int8 kernels 40-52%. What
+# is stable is their accuracy: against the fp32 file, the C library's and Python's int8 keypoints are equally
+# far (one export: 56.9% and 56.9% within 8 px, mean 11.9 and 12.1 px). That is the test; a broken int8 path
+# (wrong input scale, wrong layout) puts keypoints far from fp32's.
+INT8_SCORE_TOLERANCE = 0.3  # seen: 0.06-0.13
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("precision", ["fp16", "int8"])
 @pytest.mark.parametrize("kind", ["plain", "end_to_end"])
-def test_predict_cli_matches_python_on_fp16_and_int8_files(precision, kind, native_build, lossy_tflite, coco_sample,
-                                                           tmp_path):
-    # The C library on the lossy files against lite-hrnet predict on the plain file of the same precision:
-    # on the same crops, the rule of the fp32 files applies.
-    c, py = _run_both(native_build, lossy_tflite[(precision, kind)], [str(coco_sample)], tmp_path,
-                      ["--boxes", str(coco_sample / "test_coco_det_AP_H_56.json")],
-                      python_model=lossy_tflite[(precision, "plain")])
-    int8 = precision == "int8"
-    share = _compare(c, py, f"{precision} {kind} file vs lite-hrnet predict ({precision} plain file)",
-                     score_tolerance=INT8_SCORE_TOLERANCE if int8 else 2e-3)
-    assert share >= (MIN_SHARE_WITHIN_2PX_INT8 if int8 else MIN_SHARE_WITHIN_2PX)
+def test_predict_cli_int8_is_as_accurate_as_python_int8(kind, native_build, lossy_tflite, plain_tflite, coco_sample,
+                                                        tmp_path):
+    extra = ["--boxes", str(coco_sample / "test_coco_det_AP_H_56.json")]
+    c, py = _run_both(native_build, lossy_tflite[("int8", kind)], [str(coco_sample)], tmp_path, extra,
+                      python_model=lossy_tflite[("int8", "plain")])
+    _compare(c, py, f"int8 {kind} file vs lite-hrnet predict (int8 plain file)", score_tolerance=INT8_SCORE_TOLERANCE)
+    fp32 = _run_python(plain_tflite, [str(coco_sample)], tmp_path / "fp32", extra)
+    from_c, from_python = _distances(c, fp32), _distances(py, fp32)
+    print(f"distance to the fp32 keypoints: C int8 {100 * np.mean(from_c <= 8):.1f}% within 8 px, mean "
+          f"{from_c.mean():.2f} px; Python int8 {100 * np.mean(from_python <= 8):.1f}%, mean {from_python.mean():.2f} px")
+    assert np.mean(from_c <= 8) >= np.mean(from_python <= 8) - 0.10
+    assert from_c.mean() <= 1.25 * from_python.mean() + 1.0
 
 
 @pytest.mark.slow
