@@ -421,7 +421,7 @@ def tflite_batch_free_reshapes(model) -> int:
             if index >= 0 and not (reshape and position == 1):
                 other_use.add(graph.tensors[index].buffer)
                 other_tensor_use.add(index)
-    changed, done = 0, set()
+    changed, done, own_copy = 0, set(), {}
     for op, reshape in zip(graph.operators, is_reshape):
         if not reshape or len(op.inputs) < 2 or op.inputs[1] < 0:
             continue
@@ -429,9 +429,26 @@ def tflite_batch_free_reshapes(model) -> int:
         if options is not None and getattr(options, "newShape", None) is not None and len(options.newShape):
             if options.newShape[0] == 1:
                 options.newShape = [-1] + list(options.newShape)[1:]
+        shared = op.inputs[1]
+        shared_data = model.buffers[graph.tensors[shared].buffer].data
+        if shared in other_tensor_use and shared_data is not None and len(shared_data):
+            # The constant tensor itself is read elsewhere (onnx2tf shares [1, C, H, W] between a reshape's target
+            # and a strided slice's end): the reshapes reading it get one copy of it, with a buffer of its own.
+            if shared not in own_copy:
+                original = graph.tensors[shared]
+                copied = schema.TensorT()
+                copied.name = (original.name or b"") + b"/batch_free"
+                copied.shape, copied.type = list(original.shape), original.type
+                copied_buffer = schema.BufferT()
+                copied_buffer.data = np.array(shared_data, np.uint8)
+                model.buffers.append(copied_buffer)
+                copied.buffer = len(model.buffers) - 1
+                graph.tensors.append(copied)
+                own_copy[shared] = len(graph.tensors) - 1
+            op.inputs = [op.inputs[0], own_copy[shared]] + list(op.inputs[2:])
         tensor = graph.tensors[op.inputs[1]]
         buffer = model.buffers[tensor.buffer]
-        if tensor.buffer in done and op.inputs[1] not in other_tensor_use:
+        if tensor.buffer in done:
             changed += 1
             continue
         if tensor.type != schema.TensorType.INT32 or buffer.data is None or len(buffer.data) == 0:
@@ -440,15 +457,7 @@ def tflite_batch_free_reshapes(model) -> int:
         if len(target) < 2 or target[0] != 1 or (target < 0).any():
             continue
         target[0] = -1
-        if op.inputs[1] in other_tensor_use:
-            # The tensor itself is read elsewhere (onnx2tf shares [1, C, H, W] between a reshape's target
-            # and a strided slice's end): this reshape gets its own tensor.
-            own = schema.TensorT()
-            own.name, own.shape, own.type, own.buffer = (tensor.name or b"") + b"/batch_free", list(tensor.shape), tensor.type, 0
-            graph.tensors.append(own)
-            op.inputs = [op.inputs[0], len(graph.tensors) - 1] + list(op.inputs[2:])
-            tensor = own
-        if tensor.buffer in other_use or tensor.buffer == 0:
+        if tensor.buffer in other_use:
             buffer = schema.BufferT()
             model.buffers.append(buffer)
             tensor.buffer = len(model.buffers) - 1
