@@ -163,3 +163,20 @@ def run_onnx_unfused(model_or_path, x):
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     session = ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
     return session.run(None, {INPUT_NAME: x})
+
+
+def empty_tflite():
+    """``(model, graph, editor)``: an empty TFLite model (a ``ModelT`` with one subgraph, buffer 0 the empty one)
+    and ``lite_hrnet.export.end_to_end``'s editor, which adds tensors and builtin operators to it."""
+    from lite_hrnet.export.end_to_end import _TFLiteEditor
+    from lite_hrnet.metadata import tflite_schema
+
+    schema = tflite_schema()
+    model = schema.ModelT()
+    model.version = 3
+    model.buffers = [schema.BufferT()]
+    model.operatorCodes = []
+    graph = schema.SubGraphT()
+    graph.tensors, graph.operators = [], []
+    model.subgraphs = [graph]
+    return model, graph, _TFLiteEditor(model)

@@ -15,6 +15,8 @@ import pytest
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
+from model_files import empty_tflite  # noqa: E402
+
 from lite_hrnet import metadata as md  # noqa: E402
 from lite_hrnet.export import end_to_end as e2e  # noqa: E402
 from lite_hrnet.runtimes import load  # noqa: E402
@@ -110,15 +112,7 @@ def constant_onnx(path, heatmaps: np.ndarray, batch=None):
 def constant_tflite(path, heatmaps: np.ndarray):
     """A plain-looking TFLite file (N x H x W x 3 float32 in, NHWC heatmaps out) whose output is always ``heatmaps``."""
     pytest.importorskip("ai_edge_litert")
-    schema = md.tflite_schema()
-    model = schema.ModelT()
-    model.version = 3
-    model.buffers = [schema.BufferT()]
-    model.operatorCodes = []
-    graph = schema.SubGraphT()
-    graph.tensors, graph.operators = [], []
-    model.subgraphs = [graph]
-    edit = e2e._TFLiteEditor(model)
+    model, graph, edit = empty_tflite()
     n = heatmaps.shape[0]
     pixels = edit.tensor("input", [n, IN_H, IN_W, 3], np.float32)
     avg = edit.out("MEAN", "avg", [n, 1, 1, 1], np.float32, [pixels, edit.const("axes", [1, 2, 3], np.int32)],

@@ -230,6 +230,16 @@ def _run_both(native_build: Path, model: Path, inputs: List[str], out: Path, ext
                                                                          extra)
 
 
+def _keypoints(results: list) -> np.ndarray:
+    """The keypoints of a results.json list: N x K x 3 (x, y in image pixels, score)."""
+    return np.array([e["keypoints"] for e in results], np.float64).reshape(len(results), -1, 3)
+
+
+def _distances(ka: np.ndarray, kb: np.ndarray) -> np.ndarray:
+    """N x K image-pixel distances between two N x K x 3 keypoint arrays (same persons, same order)."""
+    return np.hypot(ka[..., 0] - kb[..., 0], ka[..., 1] - kb[..., 1])
+
+
 def _compare(c: list, py: list, label: str, score_tolerance: float = 2e-3) -> float:
     """Same persons in the same order; returns the share of keypoints within 2 image pixels.
 
@@ -239,9 +249,8 @@ def _compare(c: list, py: list, label: str, score_tolerance: float = 2e-3) -> fl
     assert [(e["image_id"], e["file_name"], e["category_id"]) for e in c] == \
         [(e["image_id"], e["file_name"], e["category_id"]) for e in py]
     assert [list(e) for e in c] == [list(e) for e in py], "the same fields in the same order"
-    kc = np.array([e["keypoints"] for e in c], np.float64).reshape(len(c), -1, 3)
-    kp = np.array([e["keypoints"] for e in py], np.float64).reshape(len(py), -1, 3)
-    dist = np.hypot(kc[..., 0] - kp[..., 0], kc[..., 1] - kp[..., 1])
+    kc, kp = _keypoints(c), _keypoints(py)
+    dist = _distances(kc, kp)
     share = float((dist <= 2.0).mean())
     # relative above 1: the dynamic-batch test network is untrained and its maxima are large
     score_diff = float((np.abs(kc[..., 2] - kp[..., 2]) / np.maximum(1.0, np.abs(kp[..., 2]))).max())
@@ -280,13 +289,6 @@ def test_predict_cli_matches_python_on_fp16_files(kind, native_build, lossy_tfli
     assert _compare(c, py, f"fp16 {kind} file vs lite-hrnet predict (fp16 plain file)") >= MIN_SHARE_WITHIN_2PX
 
 
-def _distances(a: list, b: list) -> np.ndarray:
-    """Image-pixel distances between the keypoints of two results.json lists (same persons, same order)."""
-    ka = np.array([e["keypoints"] for e in a], np.float64).reshape(len(a), -1, 3)
-    kb = np.array([e["keypoints"] for e in b], np.float64).reshape(len(b), -1, 3)
-    return np.hypot(ka[..., 0] - kb[..., 0], ka[..., 1] - kb[..., 1]).ravel()
-
-
 # int8: two correct int8 implementations do not agree to 2 px on the demo model. Its int8 heatmaps are flat
 # near their maxima, so requantization rounding moves arg-maxes. Measured on the COCO sample (2026-12-02),
 # against lite-hrnet predict's Interpreter (XNNPACK) on the same int8 file: the C library (LiteRT's compiled
@@ -306,7 +308,8 @@ def test_predict_cli_int8_is_as_accurate_as_python_int8(kind, native_build, loss
                       python_model=lossy_tflite[("int8", "plain")])
     _compare(c, py, f"int8 {kind} file vs lite-hrnet predict (int8 plain file)", score_tolerance=INT8_SCORE_TOLERANCE)
     fp32 = _run_python(plain_tflite, [str(coco_sample)], tmp_path / "fp32", extra)
-    from_c, from_python = _distances(c, fp32), _distances(py, fp32)
+    reference = _keypoints(fp32)
+    from_c, from_python = _distances(_keypoints(c), reference), _distances(_keypoints(py), reference)
     print(f"distance to the fp32 keypoints: C int8 {100 * np.mean(from_c <= 8):.1f}% within 8 px, mean "
           f"{from_c.mean():.2f} px; Python int8 {100 * np.mean(from_python <= 8):.1f}%, mean {from_python.mean():.2f} px")
     assert np.mean(from_c <= 8) >= np.mean(from_python <= 8) - 0.10

@@ -8,9 +8,9 @@ import pytest
 pytest.importorskip("ai_edge_litert")
 
 from ai_edge_litert.interpreter import Interpreter  # noqa: E402
+from model_files import empty_tflite  # noqa: E402
 
 from lite_hrnet import metadata as md  # noqa: E402
-from lite_hrnet.export.end_to_end import _TFLiteEditor  # noqa: E402
 from lite_hrnet.export.rewrite import tflite_batch_free_reshapes  # noqa: E402
 
 
@@ -21,15 +21,7 @@ def _reshape_then_slice_sharing_one_constant() -> bytes:
     the end of a channel slice whose batch bit is masked. The slice must keep its end; the reshape must
     take the batch from its input.
     """
-    s = md.tflite_schema()
-    model = s.ModelT()
-    model.version = 3
-    model.buffers = [s.BufferT()]
-    model.operatorCodes = []
-    graph = s.SubGraphT()
-    graph.tensors, graph.operators = [], []
-    model.subgraphs = [graph]
-    edit = _TFLiteEditor(model)
+    model, graph, edit = empty_tflite()
     x = edit.tensor("x", [1, 4, 4, 2], np.float32)
     shared = edit.tensor("shared_target_and_end", [4], np.int32, np.array([1, 2, 8, 2], np.int32))
     reshaped = edit.tensor("reshaped", [1, 2, 8, 2], np.float32)
