@@ -1,16 +1,16 @@
 """Apache TVM (Relax) against ONNX Runtime on LH-18 256x192, batch 1, one thread, fp32: tvm_try.json / .md (issue 14).
 
-Apache TVM is NOT a dependency of lite-hrnet. Run this script from its own virtual environment:
+Apache TVM is not a dependency of the package: its pins are the ``tvm-try`` extra (pyproject.toml), not
+part of ``all`` or ``dev``. Run this script from a virtual environment of its own:
 
     python3 -m venv /tmp/tvmvenv
-    /tmp/tvmvenv/bin/pip install apache-tvm==0.27.0.post1 apache-tvm-ffi==0.1.14.post0 \\
-        xgboost==3.2.0 psutil cloudpickle onnx onnxruntime numpy
+    /tmp/tvmvenv/bin/pip install -e '.[tvm-try]'
     nice -n 10 /tmp/tvmvenv/bin/python benchmarks/export/tvm_try.py \\
         /tmp/h_ovspeed/exports/litehrnet_18_coco_256x192.onnx /tmp/h_ovspeed/plain/litehrnet_18_coco_256x192_plain.onnx \\
         --trials 2000 --trials-per-iter 8 --max-trials-per-task 64 --strategy replay-trace --cost-model random \\
         --work-dir /tmp/tvm_tuning3 --input /tmp/tvm_person.npy --rounds 30 --repeats 2 --out benchmarks/export/tvm_try
 
-apache-tvm-ffi must be pinned: pip resolves apache-tvm 0.27.0.post1's ``apache-tvm-ffi>=0.1.14.post0`` to
+apache-tvm-ffi is pinned because pip resolves apache-tvm 0.27.0.post1's ``apache-tvm-ffi>=0.1.14.post0`` to
 0.1.15.post2, with which ``tvm.ir.save_json`` of any IR node (even an IntImm) segfaults in
 ``tvm::ffi::ToJSONGraph``, so MetaSchedule dies as it initializes its first task. xgboost is MetaSchedule's
 cost model (without it pass ``--cost-model random``); psutil and cloudpickle are its worker pools' needs.
@@ -367,8 +367,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         import tvm  # noqa: F401
     except ImportError:
-        print("tvm_try: Apache TVM is not installed here: pip install apache-tvm==0.27.0.post1 "
-              "apache-tvm-ffi==0.1.14.post0 (see the docstring)", file=sys.stderr)
+        print("tvm_try: Apache TVM is not installed here: pip install -e '.[tvm-try]' in a venv of its own "
+              "(see the docstring)", file=sys.stderr)
         return 2
 
     load_start = _load()
