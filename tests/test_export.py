@@ -68,10 +68,14 @@ def test_metadata_round_trip_in_every_file(demo_export):
         assert meta["checkpoint_sha256"] == report.checkpoint_sha256 and len(report.checkpoint_sha256) == 64
         assert meta["toolkit_version"] == lite_hrnet.__version__
         # The passes each file was made with, and say so: constant reshape targets in the dynamic-batch
-        # ONNX/OpenVINO graphs, OpenVINO's shuffle-free graph, TFLite's batch-free reshapes.
+        # ONNX/OpenVINO graphs, OpenVINO's shuffle-free graph, TFLite's batch-free reshapes, and the
+        # deploy form (no split/concat/shuffle) for OpenVINO and TFLite in float.
+        deploy = a.format != "onnx" and a.precision != "int8"
         assert meta["graph_rewrites"] == {"onnx": ["computed_reshapes_as_constants"],
-                                          "openvino": ["computed_reshapes_as_constants", "channel_shuffle_as_conv"],
-                                          "tflite": ["tflite_batch_free_reshapes"]}[a.format]
+                                          "openvino": ["deploy_form", "merged_weighting"] if deploy else
+                                          ["computed_reshapes_as_constants", "channel_shuffle_as_conv"],
+                                          "tflite": (["deploy_form", "nearest_upsample_as_depth_to_space"] if deploy else [])
+                                          + ["tflite_batch_free_reshapes"]}[a.format]
 
 
 @pytest.mark.slow
@@ -85,6 +89,8 @@ def test_openvino_files_have_no_channel_shuffle_left(demo_export):
     assert len(xmls) == 3 and shuffles > 10  # the plain ONNX keeps its shuffles; OpenVINO gets convs
     for xml in xmls:
         assert 'type="Transpose"' not in xml and 'type="ShuffleChannels"' not in xml
+    # fp32 and fp16 come from the deploy form: only the stem's split and concat are left.
+    assert sorted(xml.count('type="Concat"') for xml in xmls)[:2] == [1, 1]
 
 
 @pytest.fixture(scope="module")

@@ -183,7 +183,7 @@ def export_model(
     from ..models import create_model, resolve_weights
     from . import formats as writers
     from .calibration import calibration_batch
-    from .rewrite import applied_rewrites
+    from .rewrite import applied_rewrites, uses_deploy_form
     from .verify import pytorch_float32_noise
 
     # A weights name ("synthetic", "official", a model name) is resolved to its file first, so
@@ -201,6 +201,9 @@ def export_model(
         checkpoint_sha = _state_dict_sha256(model)
     report = ExportReport(name, str(out_dir), checkpoint_sha)
 
+    def deploy_form(fmt: str, precision: str) -> bool:
+        return uses_deploy_form(spec.arch.module_type, spec.arch.with_head, fmt, precision)
+
     def meta_for(fmt: str, precision: str) -> Dict:
         table = get_format(fmt)
         batch = "dynamic" if dynamic_batch and table.dynamic_batch and (fmt, precision) not in STATIC_BATCH_ONLY else 1
@@ -208,7 +211,7 @@ def export_model(
             spec.metadata(), format=fmt, precision=precision, layout=table.layout,
             batch=batch, checkpoint_sha256=checkpoint_sha, toolkit_version=__version__,
             input_name=writers.INPUT_NAME, output_name=writers.OUTPUT_NAME,
-            graph_rewrites=applied_rewrites(fmt),
+            graph_rewrites=applied_rewrites(fmt, deploy_form(fmt, precision)),
         )
 
     todo = [(f, p) for f in formats for p in precisions]
@@ -224,7 +227,7 @@ def export_model(
     staging = new_staging(out_dir)
     failures: List[str] = []
     try:
-        sources = Sources(model, spec.input_size, name, staging, dynamic_batch, meta_for, say)
+        sources = Sources(model, spec.input_size, name, staging, dynamic_batch, meta_for, say, deploy_form)
         tflite_wanted = {p: staging / artifact_path(out_dir, name, "tflite", p).relative_to(out_dir) for f, p in todo if f == "tflite"}
         for fmt, precision in todo:
             final = artifact_path(out_dir, name, fmt, precision)

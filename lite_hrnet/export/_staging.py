@@ -7,7 +7,7 @@ import shutil
 import socket
 import tempfile
 from pathlib import Path
-from typing import Callable, Dict
+from typing import Callable, Dict, Optional
 
 from ..formats import format_of_path
 
@@ -66,16 +66,19 @@ def publish(staged: Path, final: Path) -> None:
 class Sources:
     """The intermediate files the artifacts are written from, each made at most once per export, in ``staging``.
 
-    ``base()``: the slimmed fp32 ONNX the ONNX and OpenVINO files start from (dynamic batch
-    unless ``dynamic_batch`` is False); ``rewritten(fmt)``: it with the rewrites meant for
-    ``fmt`` (``rewrite.FORMAT_REWRITES``); ``tflite()``: every requested TFLite precision,
-    from one onnx2tf run of a batch-1 ONNX (``static_base()``: onnx2tf wants static shapes).
+    ``base()``: a slimmed fp32 ONNX export (dynamic batch unless ``dynamic_batch`` is False or
+    a batch of 1 is asked for: onnx2tf wants static shapes), of the plain network or of its
+    deploy form; ``source(fmt, precision)``: the one a file is made from (``deploy_form(fmt,
+    precision)`` chooses; the plain one gets the rewrites meant for ``fmt``,
+    ``rewrite.FORMAT_REWRITES``); ``tflite()``: the TFLite precisions, one onnx2tf run per source.
     """
 
     def __init__(self, model, input_size, name: str, staging: Path, dynamic_batch: bool,
-                 meta_for: Callable[[str, str], Dict], say: Callable[[str], None]) -> None:
+                 meta_for: Callable[[str, str], Dict], say: Callable[[str], None],
+                 deploy_form: Callable[[str, str], bool] = lambda fmt, precision: False) -> None:
         self.model, self.input_size, self.name, self.staging = model, input_size, name, staging
         self.dynamic_batch, self.meta_for, self.say = dynamic_batch, meta_for, say
+        self.deploy_form = deploy_form
         # Each step's result, or its error: a step that failed fails every artifact built
         # on it with its own error, without being rerun.
         self._done: Dict[str, object] = {}
@@ -92,63 +95,72 @@ class Sources:
             raise self._done[step]
         return self._done[step]
 
-    def base(self) -> Path:
+    def base(self, static: bool = False, deploy: Optional[Dict[str, bool]] = None) -> Path:
+        """The slimmed fp32 ONNX export: dynamic batch unless ``static`` (or the export is static);
+        of the network's deploy form (``lite_hrnet.models.deploy``) with these options when ``deploy``."""
         from . import formats
 
-        def make() -> Path:
-            self.say("exporting ONNX (torch.onnx, opset 17, then onnxslim)")
-            (self.staging / "base").mkdir(exist_ok=True)
-            return formats.export_onnx(self.model, self.input_size, self.staging / "base" / f"{self.name}.onnx",
-                                       self.dynamic_batch, self.meta_for("onnx", "fp32"))
-
-        return self._once("onnx", make)
-
-    def static_base(self) -> Path:
-        """``base()`` with a fixed batch of 1 (``base()`` itself when the export is static)."""
-        from . import formats
-
-        if not self.dynamic_batch:
-            return self.base()
+        batch1 = static and self.dynamic_batch
+        options = "".join(f".{k}" for k, v in sorted((deploy or {}).items()) if v)
+        stem = self.name + (f".deploy{options}" if deploy is not None else "") + (".batch1" if batch1 else "")
 
         def make() -> Path:
-            self.say("exporting ONNX with batch 1 for onnx2tf")
+            model = self.model
+            if deploy is not None:
+                from ..models.deploy import deploy_model
+
+                model = deploy_model(self.model, **deploy)
+            self.say(f"exporting ONNX{' (deploy form)' if deploy is not None else ''}{' with batch 1' if batch1 else ''} "
+                     "(torch.onnx, opset 17, then onnxslim)")
             (self.staging / "base").mkdir(exist_ok=True)
-            return formats.export_onnx(self.model, self.input_size, self.staging / "base" / f"{self.name}.batch1.onnx",
-                                       False, dict(self.meta_for("onnx", "fp32"), batch=1))
+            meta = dict(self.meta_for("onnx", "fp32"), batch=1) if batch1 else self.meta_for("onnx", "fp32")
+            return formats.export_onnx(model, self.input_size, self.staging / "base" / f"{stem}.onnx",
+                                       self.dynamic_batch and not batch1, meta)
 
-        return self._once("onnx_batch1", make)
+        return self._once(stem, make)
 
-    def rewritten(self, fmt: str, static: bool = False) -> Path:
-        """The ONNX file ``fmt``'s files are made from: ``base()`` (``static_base()`` for TFLite, or when
-        ``static``) with the rewrites meant for ``fmt`` (``rewrite.FORMAT_REWRITES``), or that file itself
-        when there are none."""
-        from .rewrite import FORMAT_REWRITES, rewrite_for_format
+    def source(self, fmt: str, precision: str, static: bool = False) -> Path:
+        """The ONNX file a ``fmt`` ``precision`` file is made from (a batch of 1 for TFLite, or when ``static``).
 
-        src = self.static_base() if fmt == "tflite" or static else self.base()
-        if not FORMAT_REWRITES.get(fmt):
+        The deploy form where ``deploy_form(fmt, precision)``, else the plain export; with the
+        rewrites meant for ``fmt`` (``rewrite.graph_rewrites``), or itself when there are none.
+        """
+        from .rewrite import deploy_form_options, graph_rewrites, rewrite_for_format
+
+        static = static or fmt == "tflite"
+        deploy = self.deploy_form(fmt, precision)
+        src = self.base(static, deploy_form_options(fmt) if deploy else None)
+        if not graph_rewrites(fmt, deploy):
             return src
 
         def make() -> Path:
             path = src.with_name(f"{src.stem}.{fmt}.onnx")
-            applied = rewrite_for_format(src, path, fmt)
+            applied = rewrite_for_format(src, path, fmt, deploy)
             self.say(f"{fmt}: graph rewrites {', '.join(applied) or 'none applied'}")
             return path
 
         return self._once(f"rewritten_{fmt}_{src.stem}", make)
 
     def tflite(self, precision: str, wanted: Dict[str, Path], calib) -> Path:
-        """The staged TFLite file for ``precision``; the first call converts every precision in ``wanted``."""
+        """The staged TFLite file for ``precision``.
+
+        The first call for a source graph converts every precision in ``wanted`` made from it in
+        one onnx2tf run (fp32 and fp16 from the deploy form, int8 from the plain graph).
+        """
         from . import formats
 
-        def make() -> Dict[str, Path]:
-            src = self.rewritten("tflite")
-            self.say("tflite: converting with onnx2tf (all precisions in one run)")
-            for path in wanted.values():
-                path.parent.mkdir(parents=True, exist_ok=True)
-            formats.onnx_to_tflite(src, wanted, calib, {p: self.meta_for("tflite", p) for p in wanted})
-            return wanted
+        deploy = self.deploy_form("tflite", precision)
+        group = {p: path for p, path in wanted.items() if self.deploy_form("tflite", p) == deploy}
 
-        return self._once("tflite", make)[precision]
+        def make() -> Dict[str, Path]:
+            src = self.source("tflite", precision)
+            self.say(f"tflite: converting {src.name} with onnx2tf ({', '.join(group)} in one run)")
+            for path in group.values():
+                path.parent.mkdir(parents=True, exist_ok=True)
+            formats.onnx_to_tflite(src, group, calib, {p: self.meta_for("tflite", p) for p in group})
+            return group
+
+        return self._once(f"tflite{'_deploy' if deploy else ''}", make)[precision]
 
     def write(self, fmt: str, precision: str, staged: Path, calib, meta: Dict) -> None:
         """Write the ONNX or OpenVINO file for ``precision`` to ``staged``."""
@@ -157,7 +169,7 @@ class Sources:
         from . import formats
 
         # a file the export writes with a batch of 1 (see _exporter.STATIC_BATCH_ONLY) comes from the batch-1 graph
-        src = self.rewritten(fmt, static=meta.get("batch") == 1)
+        src = self.source(fmt, precision, static=meta.get("batch") == 1)
         if fmt == "onnx" and precision == "fp32":
             shutil.copyfile(src, staged)  # its metadata is the base's, meta_for("onnx", "fp32"), kept by the rewrites
         elif fmt == "onnx" and precision == "fp16":

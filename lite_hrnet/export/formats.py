@@ -291,7 +291,8 @@ def _batch_free(data: bytes) -> bytes:
     from .rewrite import tflite_batch_free_reshapes
 
     model = md.unpack_tflite(data)
-    return md.pack_tflite(model, len(data)) if tflite_batch_free_reshapes(model) else data
+    tflite_batch_free_reshapes(model)
+    return md.pack_tflite(model, len(data))
 
 
 ONNX2TF_SAMPLE_FILE = "calibration_image_sample_data_20x128x128x3_float32.npy"

@@ -9,20 +9,26 @@ only the runtime's own fusions around the new nodes may order float additions
 differently. The exported file is checked against PyTorch with the same limits.
 
 Which rewrite each runtime gets was decided by timing every variant
-(``benchmarks/export/rewrites.py`` and ``deploy_graph.py``; the figures are in
-benchmarks/export/README.md and deploy_graph.md):
+(``benchmarks/export/rewrites.py``, ``deploy_graph.py`` and ``deploy_form.py``; the
+figures are in benchmarks/export/README.md, deploy_graph.md and deploy_form.md).
+
+The largest change is not a graph pass but a model: the **deploy form**
+(:mod:`lite_hrnet.models.deploy`, recorded as ``deploy_form``), the same network
+with no channel split, concat or shuffle. OpenVINO and TFLite files in fp32 and
+fp16 are made from it (``DEPLOY_FORM``); ONNX Runtime runs it slower and int8
+files keep the plain graph. The passes below act on the plain graph, except
+``DEPLOY_FORM_REWRITES``:
 
 * ``channel_shuffle_as_conv``, used for OpenVINO: its ShuffleChannels kernel
   reorders out of the blocked nChw16c layout and back on each call; a 1x1
   convolution with a 0/1 permutation matrix stays blocked, and the files run
   faster at every precision. ONNX Runtime and XNNPACK run it slower than the
   shuffle.
-* ``nearest_upsample_as_depth_to_space``, used by nobody yet: XNNPACK has no
-  nearest-neighbour resize, so each upsampling leaves the delegated graph; as
-  Concat + DepthToSpace the fp32 TFLite file runs faster, but TensorFlow's int8
-  converter then rejects the graph (a strided slice feeding the 4-way concat
-  breaks its same-scale rule), and one onnx2tf run makes all precisions. Kept,
-  tested, for a later fp32-only path.
+* ``nearest_upsample_as_depth_to_space``, used for the deploy form's TFLite files:
+  XNNPACK has no nearest-neighbour resize, so each upsampling leaves the delegated
+  graph; as Concat + DepthToSpace the fp32 file runs faster. TensorFlow's int8
+  converter rejects that graph (a strided slice feeding the 4-way concat breaks
+  its same-scale rule), so int8 files, made from the plain graph, do not get it.
 * ``nearest_upsample_as_broadcast``, used by nobody (2-3.5x slower in ONNX Runtime,
   OpenVINO and LiteRT: ``benchmarks/export/deploy_graph.md``): a nearest upsampling by an
   integer factor that only feeds element-wise Mul/Add (Lite-HRNet's
@@ -52,7 +58,7 @@ Batch norm needs no pass: the TorchScript exporter folds it into the convolution
 
 from __future__ import annotations
 
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import numpy as np
 
@@ -346,7 +352,6 @@ def nearest_upsample_as_broadcast(model) -> int:
     are the same float operations on the same values (``0`` keeps the batch, dynamic or not).
     Operand order is kept. Rewrites ``model`` in place; returns the number of Resize nodes removed.
     """
-    import onnx
     from onnx import helper, numpy_helper
 
     graph = model.graph
@@ -464,10 +469,11 @@ def tflite_batch_free_reshapes(model) -> int:
         buffer.data = np.frombuffer(target.tobytes(), np.uint8)
         done.add(tensor.buffer)
         changed += 1
+    # Marked even when no target changed: a graph with no batch-1 reshape (the deploy form) runs any batch as it is.
     for index in graph.inputs:
         tensor = graph.tensors[index]
         shape = list(tensor.shape) if tensor.shape is not None else []
-        if changed and shape and shape[0] == 1:
+        if shape and shape[0] == 1:
             tensor.shapeSignature = [-1] + shape[1:]
     return changed
 
@@ -491,18 +497,71 @@ _REWRITES = {
 }
 
 
-def applied_rewrites(fmt: str) -> List[str]:
-    """The names of every rewrite a ``fmt`` file is made with, as recorded in its metadata (``graph_rewrites``)."""
-    return list(FORMAT_REWRITES.get(fmt, ())) + list(CONVERTED_FILE_REWRITES.get(fmt, ()))
+# The files made from the deploy form of the network (lite_hrnet.models.deploy: no channel split,
+# concat or shuffle; benchmarks/export/deploy_form.md): faster in OpenVINO and LiteRT, slower in
+# ONNX Runtime (its blocked layout has no broadcasting Mul, so the form's full-width weighting costs
+# more reorders than the split and shuffle did). int8 files keep the plain graph: the pass-through
+# channels' saturated weight logits would widen the int8 range of the weight convs.
+DEPLOY_FORM = frozenset({("openvino", "fp32"), ("openvino", "fp16"), ("tflite", "fp32"), ("tflite", "fp16")})
+DEPLOY_FORM_NAME = "deploy_form"
 
 
-def rewrite_for_format(src, dst, fmt: str) -> List[str]:
+# The deploy form's options per format (measured in benchmarks/export/deploy_form.md): OpenVINO runs
+# fewer, larger ops faster (all branches' weights from one conv pair: "merged_weighting"); XNNPACK
+# runs one conv pair per branch faster.
+DEPLOY_FORM_OPTIONS = {
+    "openvino": {"merge_weighting": True},
+    "tflite": {"merge_weighting": False},
+}
+
+# The ONNX rewrites a deploy-form source gets per format. XNNPACK has no nearest resize, so each
+# upsampling would leave the delegated graph: as Concat + DepthToSpace the fp32 file runs ~6% faster
+# (benchmarks/export/deploy_form.md). The int8 converter rejects that graph, but int8 files keep the
+# plain graph anyway.
+DEPLOY_FORM_REWRITES = {
+    "tflite": ("nearest_upsample_as_depth_to_space",),
+}
+
+
+def uses_deploy_form(module_types, with_head: bool, fmt: str, precision: str) -> bool:
+    """Whether a ``fmt`` ``precision`` file of a network with these module types is made from its deploy form.
+
+    The deploy form covers Lite-HRNet's LITE modules with the iterative head, not the naive networks.
+    """
+    return (fmt, precision) in DEPLOY_FORM and with_head and all(t == "LITE" for t in module_types)
+
+
+def deploy_form_options(fmt: str) -> Dict[str, bool]:
+    """The keyword arguments of ``lite_hrnet.models.deploy.deploy_model`` for a ``fmt`` file."""
+    return dict(DEPLOY_FORM_OPTIONS.get(fmt, {"merge_weighting": True}))
+
+
+def applied_rewrites(fmt: str, deploy_form: bool = False) -> List[str]:
+    """The names of every rewrite a ``fmt`` file is made with, as recorded in its metadata (``graph_rewrites``).
+
+    A file made from the deploy form gets none of the ONNX graph rewrites: it has no
+    shuffle and no computed reshape for them to act on.
+    """
+    if deploy_form:
+        merged = ["merged_weighting"] if deploy_form_options(fmt)["merge_weighting"] else []
+        graph = [DEPLOY_FORM_NAME, *merged, *DEPLOY_FORM_REWRITES.get(fmt, ())]
+    else:
+        graph = list(FORMAT_REWRITES.get(fmt, ()))
+    return graph + list(CONVERTED_FILE_REWRITES.get(fmt, ()))
+
+
+def graph_rewrites(fmt: str, deploy_form: bool = False) -> Tuple[str, ...]:
+    """The ONNX rewrites a ``fmt`` file's source gets (``DEPLOY_FORM_REWRITES`` for a deploy-form source)."""
+    return (DEPLOY_FORM_REWRITES if deploy_form else FORMAT_REWRITES).get(fmt, ())
+
+
+def rewrite_for_format(src, dst, fmt: str, deploy_form: bool = False) -> List[str]:
     """Write to ``dst`` the ONNX file ``src`` with the rewrites meant for ``fmt``; return "name xcount" for each that applied."""
     import onnx
 
     proto = onnx.load(str(src))
     applied = []
-    for name in FORMAT_REWRITES.get(fmt, ()):
+    for name in graph_rewrites(fmt, deploy_form):
         count = _REWRITES[name](proto)
         if count:
             applied.append(f"{name} x{count}")
