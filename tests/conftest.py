@@ -74,11 +74,16 @@ def demo_weights() -> Path:
 
 @pytest.fixture(scope="session")
 def demo_export(tmp_path_factory, demo_weights):
-    """``(report, folder)``: the demo Lite-HRNet-18 exported to every format and precision, all verified."""
+    """``(report, folder)``: the demo Lite-HRNet-18 exported to every format and precision, all verified.
+
+    The one export of the demo model per session: the other fixtures that need demo files
+    (demo_tflite, test_end_to_end's, test_native's, test_batching's) export into this folder with
+    reuse=True, so they find these files and only add what is missing (end-to-end files).
+    """
     pytest.importorskip("onnx")
     from lite_hrnet.export import export_model
 
-    out = tmp_path_factory.mktemp("demo_export")
+    out = tmp_path_factory.getbasetemp() / "demo_export"
     report = export_model(DEMO_NAME, ALL_FORMATS, ALL_PRECISIONS, out_dir=out, weights=demo_weights, calib_count=16)
     return report, out
 
@@ -100,15 +105,11 @@ def naive_export(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def demo_tflite(tmp_path_factory) -> Path:
-    """The demo model as plain fp32 TFLite, exported once per session (test_native, test_java and
-    test_end_to_end use this folder, with reuse=True, so that one export serves all of them)."""
-    try:
-        from lite_hrnet.export import export_model
-    except ImportError as e:
-        pytest.skip(f"lite_hrnet.export is not available (pip install 'lite-hrnet[export]'): {e}")
-    out = tmp_path_factory.getbasetemp() / "demo_tflite"
-    report = export_model(DEMO_NAME, "tflite", "fp32", out_dir=out, weights="synthetic", reuse=True)
+def demo_tflite(request) -> Path:
+    """The demo model as plain fp32 TFLite: demo_export's file (test_native, test_java and test_end_to_end
+    export into its folder with reuse=True, so that one export serves all of them)."""
+    pytest.importorskip("lite_hrnet.export", reason="lite_hrnet.export is not available (pip install 'lite-hrnet[export]')")
+    report, _ = request.getfixturevalue("demo_export")
     found = [Path(a.path) for a in report.artifacts if a.format == "tflite" and a.precision == "fp32"]
     assert found and found[0].is_file(), report.table()
     return found[0]

@@ -24,7 +24,8 @@ TOLERANCE = 1e-5
 
 
 @pytest.fixture(scope="module")
-def demo_files(tmp_path_factory):
+def demo_files(request):
+    """The demo model's default fp32 files: conftest's demo_export, found again with reuse=True."""
     from lite_hrnet.export import export_model
     from lite_hrnet.formats import missing_export_modules
     from lite_hrnet.models import resolve_weights
@@ -32,9 +33,10 @@ def demo_files(tmp_path_factory):
     missing = missing_export_modules(FORMATS)
     if missing:
         pytest.skip(f"exporting needs {', '.join(missing)}")
+    _, out = request.getfixturevalue("demo_export")
     weights = resolve_weights("synthetic", lite_hrnet.get_model_spec(DEMO_NAME))
-    out = tmp_path_factory.mktemp("batching")
-    report = export_model(DEMO_NAME, FORMATS, "fp32", out_dir=out, weights=weights, verify=False)
+    report = export_model(DEMO_NAME, FORMATS, "fp32", out_dir=out, weights=weights, verify=False, reuse=True)
+    assert {a.status for a in report.artifacts} == {"cached"}, report.table()
     return {a.format: a.path for a in report.artifacts}
 
 

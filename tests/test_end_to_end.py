@@ -256,17 +256,17 @@ E2E_FILES = {("onnx", "fp32"): f"{DEMO_NAME}_e2e.onnx", ("tflite", "fp32"): f"{D
 
 
 @pytest.fixture(scope="session")
-def demo_export(tmp_path_factory):
-    """The trained demo model as ONNX fp32 and TFLite fp32 and int8, with the end-to-end files (one conversion).
+def e2e_export(demo_tflite):
+    """The trained demo model as ONNX fp32 and TFLite fp32 and int8, with the end-to-end files.
 
-    The folder and reuse=True are those of the demo_tflite fixtures of tests/test_native.py and
-    tests/test_java.py, so that whichever runs first exports the fp32 TFLite file for all.
+    Exported into conftest's demo_export folder with reuse=True: the plain files are there
+    already (the int8 one calibrated on 16 crops, not 8), so only the end-to-end files are made.
     """
     pytest.importorskip("torch")
     pytest.importorskip("onnx2tf")
     from lite_hrnet.export import export_model
 
-    out = tmp_path_factory.getbasetemp() / "demo_tflite"
+    out = demo_tflite.parent  # conftest's demo_export folder: the plain files are there already
     # Two calls: one with "onnx,tflite" x "fp32,int8" would also quantize an int8 ONNX file, which has no end-to-end file.
     report = export_model(DEMO_NAME, "onnx", "fp32", out_dir=out, weights="synthetic", reuse=True, end_to_end=True)
     tflite = export_model(DEMO_NAME, "tflite", "fp32,int8", out_dir=out, weights="synthetic", calib_count=8,
@@ -275,8 +275,8 @@ def demo_export(tmp_path_factory):
     return report, out
 
 
-def test_export_writes_and_checks_the_end_to_end_files(demo_export):
-    report, out = demo_export
+def test_export_writes_and_checks_the_end_to_end_files(e2e_export):
+    report, out = e2e_export
     assert report.ok
     e2e_rows = {(a.format, a.precision): a for a in report.artifacts if a.end_to_end}
     assert set(e2e_rows) == set(E2E_FILES)  # none for ONNX int8
@@ -294,10 +294,10 @@ def test_export_writes_and_checks_the_end_to_end_files(demo_export):
 
 
 @pytest.mark.parametrize("key", sorted(E2E_FILES))
-def test_end_to_end_files_equal_the_codec_on_their_plain_files_on_fresh_crops(demo_export, key):
+def test_end_to_end_files_equal_the_codec_on_their_plain_files_on_fresh_crops(e2e_export, key):
     from lite_hrnet.export.calibration import synthetic_crops
 
-    _, out = demo_export
+    _, out = e2e_export
     fmt, precision = key
     plain = out / (f"{DEMO_NAME}.onnx" if fmt == "onnx" else f"{DEMO_NAME}_{precision}.tflite")
     parity = e2e.check_end_to_end(out / E2E_FILES[key], plain, synthetic_crops(SPEC.input_size, 6, seed=7))
@@ -307,8 +307,8 @@ def test_end_to_end_files_equal_the_codec_on_their_plain_files_on_fresh_crops(de
     assert meta["end_to_end"] is True and meta["precision"] == precision and meta["input_dtype"] == "uint8"
 
 
-def test_end_to_end_tflite_files_use_builtin_operators_only_and_take_uint8_crops(demo_export):
-    _, out = demo_export
+def test_end_to_end_tflite_files_use_builtin_operators_only_and_take_uint8_crops(e2e_export):
+    _, out = e2e_export
     schema = md.tflite_schema()
     for precision in ("fp32", "int8"):
         model = md.unpack_tflite((out / f"{DEMO_NAME}_e2e_{precision}.tflite").read_bytes())
@@ -320,13 +320,13 @@ def test_end_to_end_tflite_files_use_builtin_operators_only_and_take_uint8_crops
         assert outp.type == schema.TensorType.FLOAT32 and list(outp.shape) == [1, K, 3]
 
 
-def test_a_failing_end_to_end_check_fails_the_export_and_leaves_no_file(demo_export, tmp_path, monkeypatch):
+def test_a_failing_end_to_end_check_fails_the_export_and_leaves_no_file(e2e_export, tmp_path, monkeypatch):
     """Plain files reused from the first export; a writer that swaps x and y must be caught."""
     import shutil
 
     from lite_hrnet.export import ExportCheckError, export_model
 
-    _, out = demo_export
+    _, out = e2e_export
     shutil.copy(out / f"{DEMO_NAME}_fp32.tflite", tmp_path)
     real = e2e.write_end_to_end
 
@@ -346,12 +346,12 @@ def test_a_failing_end_to_end_check_fails_the_export_and_leaves_no_file(demo_exp
     assert (tmp_path / f"{DEMO_NAME}_fp32.tflite").is_file()
 
 
-def test_cli_end_to_end_flag(demo_export, tmp_path):
+def test_cli_end_to_end_flag(e2e_export, tmp_path):
     import shutil
 
     from conftest import cli
 
-    _, out = demo_export
+    _, out = e2e_export
     shutil.copy(out / f"{DEMO_NAME}_fp32.tflite", tmp_path)
     done = cli("export", DEMO_NAME, "--weights", "synthetic", "--formats", "tflite", "--out", str(tmp_path), "--reuse",
                "--end-to-end", "--json")
@@ -363,11 +363,11 @@ def test_cli_end_to_end_flag(demo_export, tmp_path):
     assert (tmp_path / f"{DEMO_NAME}_e2e_fp32.tflite").is_file()
 
 
-def test_pose_estimator_gives_the_same_poses_from_the_end_to_end_and_the_plain_demo_files(demo_export):
+def test_pose_estimator_gives_the_same_poses_from_the_end_to_end_and_the_plain_demo_files(e2e_export):
     from lite_hrnet.pipeline import PoseEstimator
     from lite_hrnet.synth import synthetic_person_crops
 
-    _, out = demo_export
+    _, out = e2e_export
     image = np.concatenate([crop for crop, _ in synthetic_person_crops(2, (240, 180), seed=3)], axis=1)
     boxes = np.array([[10, 10, 170, 230], [190, 5, 350, 235], [100, 50, 260, 200]], np.float32)
     for plain, made in ((f"{DEMO_NAME}_fp32.tflite", E2E_FILES[("tflite", "fp32")]),

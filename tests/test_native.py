@@ -80,8 +80,8 @@ def e2e_tflite(plain_tflite) -> Path:
 def lossy_tflite(plain_tflite) -> Dict[Tuple[str, str], Path]:
     """The demo model's fp16 and int8 TFLite files, plain and end-to-end, keyed (precision, kind).
 
-    Exported next to the fp32 file with the calibration of tests/test_end_to_end.py's demo_export and
-    reuse=True, so that the int8 files made by either serve both (one onnx2tf conversion otherwise)."""
+    Exported into conftest's demo_export folder (next to the fp32 file) with reuse=True: the plain
+    files are there already, so only the end-to-end files are made."""
     pytest.importorskip("onnx2tf", reason="onnx2tf (the export extra) converts the fp16 and int8 files")
     from lite_hrnet.export import export_model
 
