@@ -121,15 +121,24 @@ def given_files(files: Union[None, str, Sequence[Union[str, os.PathLike]]]) -> T
     return tuple(out)
 
 
+# Rewrites that only let a file take any batch; the network's graph stays the plain one.
+BATCH_ONLY_REWRITES = ("computed_reshapes_as_constants", "tflite_batch_free_reshapes")
+
+
 def graph_of(path: str) -> Tuple[str, List[str]]:
-    """("plain" or "deploy", then the file's batch) and the graph rewrites its metadata records; ("?", []) when unreadable."""
+    """("plain" or "deploy", then the file's batch) and the graph rewrites its metadata records; ("?", []) when unreadable.
+
+    "deploy": the network's graph was changed (the deploy form, or a rewrite such as the shuffles as
+    convs); rewrites that only free the batch (``BATCH_ONLY_REWRITES``) leave it "plain".
+    """
     try:
         meta = read_metadata(path)
     except Exception:  # a file the row itself will report on
         return "?", []
     rewrites = [str(r) for r in meta.get("graph_rewrites") or []]
+    changed = [r for r in rewrites if r.split()[0] not in BATCH_ONLY_REWRITES]
     batch = meta.get("batch", 1)
-    return f"{'deploy' if rewrites else 'plain'} {'dyn' if batch == 'dynamic' else 'b' + str(batch)}", rewrites
+    return f"{'deploy' if changed else 'plain'} {'dyn' if batch == 'dynamic' else 'b' + str(batch)}", rewrites
 
 
 def runtime_version(fmt: str) -> Tuple[str, str]:
