@@ -21,7 +21,8 @@ on feature maps; only the weighting's small tensors (pooled to the lowest
 branch, or to one value per channel) are concatenated, so that all branches'
 weights come from one conv. Batch norm is folded into every convolution.
 Only LITE modules have this form; :func:`deploy_model` raises ValueError for
-the naive networks (their blocks have 1x1 convs inside the weighted half).
+the naive networks (their blocks have 1x1 convs and ReLUs inside the weighted
+half, which a pass-through channel cannot cross unchanged).
 
 Shapes as in :mod:`.litehrnet`: N x 3 x H x W in, N x K x H/4 x W/4 heatmaps out.
 """
@@ -48,7 +49,7 @@ SATURATED = 30.0
 
 
 def shuffle_source(channels: int, groups: int = 2) -> Tensor:
-    """For a ShuffleNet channel shuffle: ``new_index[j]`` is where input channel j goes."""
+    """For a ShuffleNet channel shuffle of ``channels``: element j is input channel j's index after the shuffle."""
     per_group = channels // groups
     j = torch.arange(channels)
     return (j % per_group) * groups + j // per_group
