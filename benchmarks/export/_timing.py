@@ -7,10 +7,11 @@ round so that it suffers the same load as the cases; the best sample is kept.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import time
 from pathlib import Path
-from typing import Callable, Dict, Hashable, List, Tuple
+from typing import Callable, Dict, Hashable, List, Optional, Tuple
 
 from lite_hrnet.benchmark.machine import MATMUL_SIZE, measure_matmul_gflops
 
@@ -68,3 +69,28 @@ def write_results(out: str, result: dict, render: Callable[[dict], str]) -> None
     text = render(result)
     path.with_suffix(".md").write_text(text)
     print(text)
+
+
+def load_average_now() -> Optional[List[float]]:
+    """The 1/5/15-minute load averages, or None where the platform has none."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def run_header(result: dict, title: str, how: str, script: str) -> List[str]:
+    """The opening lines of an interleaved run's table: machine, load, libraries, floor, how it was timed."""
+    m, f = result["machine"], result["floor"]
+    return [
+        f"# {title}",
+        "",
+        f"- machine: {m['cpu_model']}, {m['usable_cores']} usable cores, load average {m['load_average']} at the start, "
+        f"{result['load_average_after']} at the end",
+        "- libraries: " + ", ".join(f"{k} {v}" for k, v in sorted(m["libraries"].items())),
+        f"- compute floor: {result['gflop_per_image']} GFLOP per image at {f['gflops_per_core']} GFLOP/s "
+        f"({f['how']}; per round {f['gflops_per_round']}) = **{f['ms_per_image_1thread']} ms per image on one thread**",
+        f"- {result['weights']}; every case timed in one process, {result['rounds']} interleaved rounds; {how}",
+        f"- written by `python benchmarks/export/{script}`",
+        "",
+    ]

@@ -28,7 +28,7 @@ from typing import Callable, Dict, List, Optional, Tuple  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from _timing import floor_record, interleaved_rounds, write_results  # noqa: E402
+from _timing import floor_record, interleaved_rounds, load_average_now, run_header, write_results  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 MODEL = "litehrnet_18_coco_256x192"
@@ -178,10 +178,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                          x_floor=round(min(values) / persons / (floor_ms / threads), 2),
                          deploy_over_plain=round(min(values) / plain, 3) if graph == "deploy" and plain else None,
                          calls=len(values)))
-    try:
-        load_after = [round(v, 2) for v in os.getloadavg()]
-    except OSError:
-        load_after = None
+    load_after = load_average_now()
     result = dict(model=MODEL, input_size=list(spec.input_size), macs=macs, gflop_per_image=round(2 * macs / 1e9, 3),
                   weights="seeded random (seed 0), batch norm calibrated", floor=floor, rounds=args.rounds,
                   machine=machine.to_dict(), load_average_after=load_after, rows=rows)
@@ -190,20 +187,9 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def render(result: Dict) -> str:
-    m, f = result["machine"], result["floor"]
-    lines = [
-        f"# Deploy form vs plain graph: {result['model']}, measured",
-        "",
-        f"- machine: {m['cpu_model']}, {m['usable_cores']} usable cores, load average {m['load_average']} at the start, "
-        f"{result['load_average_after']} at the end",
-        "- libraries: " + ", ".join(f"{k} {v}" for k, v in sorted(m["libraries"].items())),
-        f"- compute floor: {result['gflop_per_image']} GFLOP per image at {f['gflops_per_core']} GFLOP/s "
-        f"({f['how']}; per round {f['gflops_per_round']}) = **{f['ms_per_image_1thread']} ms per image on one thread**",
-        f"- {result['weights']}; every case timed in one process, {result['rounds']} interleaved rounds; "
-        "min is the figure to compare, median beside it; x floor = min per person / (floor / threads); "
-        "deploy / plain = the deploy form's min over the plain graph's, same case",
-        "- written by `python benchmarks/export/deploy_form.py`",
-        "",
+    lines = run_header(result, f"Deploy form vs plain graph: {result['model']}, measured",
+                       "min is the figure to compare, median beside it; x floor = min per person / (floor / threads); "
+                       "deploy / plain = the deploy form's min over the plain graph's, same case", "deploy_form.py") + [
         "| runtime | graph | case | threads | min ms | median ms | min ms / person | x floor | deploy / plain |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
