@@ -48,7 +48,7 @@ def say(message: str) -> None:
 
 
 def build(work: Path) -> Dict[Tuple[str, str], Path]:
-    """{(runtime, graph): file}, each made once in ``work``."""
+    """{(runtime, graph): file}, each made once in ``work`` (a file already there is kept)."""
     from lite_hrnet.export import formats
     from lite_hrnet.export.calibration import calibrated_random_model, calibration_batch
     from lite_hrnet.export.rewrite import applied_rewrites, deploy_form_options, rewrite_for_format
@@ -57,8 +57,9 @@ def build(work: Path) -> Dict[Tuple[str, str], Path]:
 
     spec = get_model_spec(MODEL)
     work.mkdir(parents=True, exist_ok=True)
-    files = {(r, g): work / f"{g}.{ext}" for g in GRAPHS
-             for r, ext in (("onnxruntime", "onnx"), ("openvino", "xml"), ("tflite", "tflite"))}
+    files = {(r, g): work / f"{g}{suffix}" for g in GRAPHS
+             for r, suffix in (("onnxruntime", ".onnx"), ("openvino", ".xml"), ("tflite", ".tflite"),
+                               ("openvino int8", "_int8.xml"))}
     if all(p.is_file() for p in files.values()):
         return files
     model = calibrated_random_model(MODEL, seed=0)
@@ -70,52 +71,29 @@ def build(work: Path) -> Dict[Tuple[str, str], Path]:
             # as the exporter makes each format's file (lite_hrnet.export._staging.Sources.source)
             return deploy_model(model, **deploy_form_options(fmt)) if deploy else model
 
-        def meta(fmt: str, batch) -> dict:
-            return dict(spec.metadata(), format=fmt, precision="fp32", layout="NHWC" if fmt == "tflite" else "NCHW",
+        def meta(fmt: str, batch, precision: str = "fp32") -> dict:
+            return dict(spec.metadata(), format=fmt, precision=precision, layout="NHWC" if fmt == "tflite" else "NCHW",
                         batch=batch, graph_rewrites=applied_rewrites(fmt, deploy))
 
-        say(f"{graph}: ONNX and OpenVINO (dynamic batch)")
-        for fmt in ("onnx", "openvino"):
+        for fmt, key in (("onnx", "onnxruntime"), ("openvino", "openvino")):
+            if files[(key, graph)].is_file():
+                continue
+            say(f"{graph}: {key} (dynamic batch)")
             src = formats.export_onnx(net(fmt), spec.input_size, work / f"{graph}.{fmt}.raw.onnx", True, meta("onnx", "dynamic"))
-            dst = files[("onnxruntime", graph)] if fmt == "onnx" else work / f"{graph}.openvino.onnx"
+            dst = files[(key, graph)] if fmt == "onnx" else work / f"{graph}.openvino.onnx"
             rewrite_for_format(src, dst, fmt, deploy)
             if fmt == "openvino":
-                formats.onnx_to_openvino(dst, files[("openvino", graph)], "fp32", None, meta("openvino", "dynamic"))
-        say(f"{graph}: TFLite (batch-1 graph, onnx2tf: a minute or two)")
-        static = formats.export_onnx(net("tflite"), spec.input_size, work / f"{graph}.batch1.onnx", False, {})
-        rewrite_for_format(static, static, "tflite", deploy)
-        formats.onnx_to_tflite(static, {"fp32": files[("tflite", graph)]}, calib, {"fp32": meta("tflite", 1)})
-    return files
-    model = calibrated_random_model(MODEL, seed=0)
-    calib = calibration_batch(None, spec.input_size, spec.mean, spec.std, count=8, seed=0)
-    for graph in GRAPHS:
-        net = deploy_model(model) if graph == "deploy" else model
-        say(f"{graph}: exporting ONNX (dynamic batch and batch 1)")
-        dyn = formats.export_onnx(net, spec.input_size, work / f"{graph}.raw.onnx", True, {})
-        static = formats.export_onnx(net, spec.input_size, work / f"{graph}.batch1.onnx", False, {})
-
-        def meta(fmt: str, batch) -> dict:
-            return dict(spec.metadata(), format=fmt, precision="fp32", layout="NHWC" if fmt == "tflite" else "NCHW",
-                        batch=batch, graph_rewrites=applied_rewrites(fmt, graph == "deploy"))
-
-        if graph == "plain":
-            rewrite_for_format(dyn, files[("onnxruntime", graph)], "onnx")
-            ov_src = work / "plain.openvino.onnx"
-            rewrite_for_format(dyn, ov_src, "openvino")
-        else:
-            dyn.replace(files[("onnxruntime", graph)])
-            ov_src = files[("onnxruntime", graph)]
-        import onnx
-
-        from lite_hrnet import metadata as md
-
-        proto = onnx.load(str(files[("onnxruntime", graph)]))
-        md.write_onnx_metadata(proto, meta("onnx", "dynamic"))
-        onnx.save(proto, str(files[("onnxruntime", graph)]))
-        say(f"{graph}: OpenVINO")
-        formats.onnx_to_openvino(ov_src, files[("openvino", graph)], "fp32", None, meta("openvino", "dynamic"))
-        say(f"{graph}: TFLite (onnx2tf, a minute or two)")
-        formats.onnx_to_tflite(static, {"fp32": files[("tflite", graph)]}, calib, {"fp32": meta("tflite", 1)})
+                formats.onnx_to_openvino(dst, files[(key, graph)], "fp32", None, meta("openvino", "dynamic"))
+        if not files[("openvino int8", graph)].is_file():
+            say(f"{graph}: OpenVINO int8 (NNCF, batch 1 as the exporter writes it)")
+            src = formats.export_onnx(net("openvino"), spec.input_size, work / f"{graph}.openvino.batch1.onnx", False, {})
+            rewrite_for_format(src, src, "openvino", deploy)
+            formats.onnx_to_openvino(src, files[("openvino int8", graph)], "int8", calib, meta("openvino", 1, "int8"))
+        if not files[("tflite", graph)].is_file():
+            say(f"{graph}: TFLite (batch-1 graph, onnx2tf: a minute or two)")
+            static = formats.export_onnx(net("tflite"), spec.input_size, work / f"{graph}.batch1.onnx", False, {})
+            rewrite_for_format(static, static, "tflite", deploy)
+            formats.onnx_to_tflite(static, {"fp32": files[("tflite", graph)]}, calib, {"fp32": meta("tflite", 1)})
     return files
 
 
@@ -135,6 +113,10 @@ def cases(files: Dict[Tuple[str, str], Path]) -> List[Case]:
     boxes = {n: person_boxes(n) for n in (1, 8)}
     out: List[Case] = []
     for (runtime, graph), path in files.items():
+        if runtime == "openvino int8":  # a batch-1 file, run as users do (default hint)
+            backend = runtimes.load(path, threads=1)
+            out.append(("openvino", graph, "int8 (NNCF), batch 1", 1, 1, lambda b=backend, x=x8[:1]: b(x)))
+            continue
         for threads, precision, what in ((1, "fp32", "fp32"), (2, "fp32", "fp32")) + (
                 ((1, None, "default hint (bf16 here)"),) if runtime == "openvino" else ()):
             backend = runtimes.load(path, threads=threads, precision=precision)

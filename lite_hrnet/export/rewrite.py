@@ -15,9 +15,9 @@ figures are in benchmarks/export/README.md, deploy_graph.md and deploy_form.md).
 The largest change is not a graph pass but a model: the **deploy form**
 (:mod:`lite_hrnet.models.deploy`, recorded as ``deploy_form``), the same network
 with no channel split, concat or shuffle. OpenVINO and TFLite files in fp32 and
-fp16 are made from it (``DEPLOY_FORM``); ONNX Runtime runs it slower and int8
-files keep the plain graph. The passes below act on the plain graph, except
-``DEPLOY_FORM_REWRITES``:
+fp16, and OpenVINO int8, are made from it (``DEPLOY_FORM``); ONNX Runtime and
+XNNPACK's int8 run it slower and keep the plain graph. The passes below act on
+the plain graph, except ``DEPLOY_FORM_REWRITES``:
 
 * ``channel_shuffle_as_conv``, used for OpenVINO: its ShuffleChannels kernel
   reorders out of the blocked nChw16c layout and back on each call; a 1x1
@@ -498,11 +498,13 @@ _REWRITES = {
 
 
 # The files made from the deploy form of the network (lite_hrnet.models.deploy: no channel split,
-# concat or shuffle; benchmarks/export/deploy_form.md): faster in OpenVINO and LiteRT, slower in
-# ONNX Runtime (its blocked layout has no broadcasting Mul, so the form's full-width weighting costs
-# more reorders than the split and shuffle did). int8 files keep the plain graph: the pass-through
-# channels' saturated weight logits would widen the int8 range of the weight convs.
-DEPLOY_FORM = frozenset({("openvino", "fp32"), ("openvino", "fp16"), ("tflite", "fp32"), ("tflite", "fp16")})
+# concat or shuffle; benchmarks/export/deploy_form.md): faster in OpenVINO at every precision (its
+# NNCF int8 file x0.87, as accurate: 94% of the demo model's keypoints within 2 heatmap pixels of
+# PyTorch either way) and in LiteRT fp32/fp16. ONNX Runtime runs it slower (its blocked layout has no broadcasting Mul, so the form's
+# full-width weighting costs more reorders than the split and shuffle did), and so does XNNPACK's
+# int8 (the pass-through half's int8 depthwise convs and products): those keep the plain graph.
+DEPLOY_FORM = frozenset({("openvino", "fp32"), ("openvino", "fp16"), ("openvino", "int8"),
+                         ("tflite", "fp32"), ("tflite", "fp16")})
 DEPLOY_FORM_NAME = "deploy_form"
 
 
