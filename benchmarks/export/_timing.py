@@ -94,3 +94,10 @@ def run_header(result: dict, title: str, how: str, script: str) -> List[str]:
         f"- written by `python benchmarks/export/{script}`",
         "",
     ]
+
+
+def run_result(model: str, input_size, macs: int, floor: dict, rounds: int, machine, rows: List[dict]) -> dict:
+    """The result file of an interleaved run: the model, its floor, the machine (load at both ends) and the rows."""
+    return dict(model=model, input_size=list(input_size), macs=macs, gflop_per_image=round(2 * macs / 1e9, 3),
+                weights="seeded random (seed 0), batch norm calibrated", floor=floor, rounds=rounds,
+                machine=machine.to_dict(), load_average_after=load_average_now(), rows=rows)

@@ -28,7 +28,7 @@ from typing import Callable, Dict, List, Optional, Tuple  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from _timing import floor_record, interleaved_rounds, load_average_now, run_header, write_results  # noqa: E402
+from _timing import floor_record, interleaved_rounds, run_header, run_result, write_results  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 MODEL = "litehrnet_18_coco_256x192"
@@ -160,10 +160,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                          x_floor=round(min(values) / persons / (floor_ms / threads), 2),
                          deploy_over_plain=round(min(values) / plain, 3) if graph == "deploy" and plain else None,
                          calls=len(values)))
-    load_after = load_average_now()
-    result = dict(model=MODEL, input_size=list(spec.input_size), macs=macs, gflop_per_image=round(2 * macs / 1e9, 3),
-                  weights="seeded random (seed 0), batch norm calibrated", floor=floor, rounds=args.rounds,
-                  machine=machine.to_dict(), load_average_after=load_after, rows=rows)
+    result = run_result(MODEL, spec.input_size, macs, floor, args.rounds, machine, rows)
     write_results(args.out, result, render)
     return 0
 

@@ -33,7 +33,7 @@ from typing import Callable, Dict, List, Optional, Tuple  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from _timing import floor_record, interleaved_rounds, load_average_now, run_header, write_results  # noqa: E402
+from _timing import floor_record, interleaved_rounds, run_header, run_result, write_results  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 MODEL = "litehrnet_18_coco_256x192"
@@ -262,11 +262,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                          min_ms=round(best, 2), median_ms=round(float(np.median(values)), 2),
                          min_ms_per_person=round(best / persons, 2),
                          x_floor=round(best / persons / (floor_ms / threads), 2), calls=len(values)))
-    load_after = load_average_now()
-    result = dict(model=MODEL, input_size=list(spec.input_size), macs=macs, gflop_per_image=round(2 * macs / 1e9, 3),
-                  weights="seeded random (seed 0), batch norm calibrated",
-                  floor=floor,
-                  rounds=args.rounds, machine=machine.to_dict(), load_average_after=load_after, rows=rows)
+    result = run_result(MODEL, spec.input_size, macs, floor, args.rounds, machine, rows)
     write_results(args.out, result, render)
     return 0
 
