@@ -128,3 +128,16 @@ def test_exported_deploy_graph_moves_no_feature_map(tmp_path, demo_weights):
     assert max(after["Split"]) <= lowest
     big = [size for size in after["Concat"] if size > lowest]
     assert big == [(128 // 4) * (96 // 4)]  # the stem's
+
+
+def test_a_network_that_is_not_lite_hrnet_keeps_its_own_graph(tmp_path):
+    """``export_model(model=...)`` with another network under a LITE name: no deploy form is attempted."""
+    pytest.importorskip("openvino")
+    from lite_hrnet import metadata as md
+    from lite_hrnet.export import export_model
+    from model_files import tiny_model
+
+    report = export_model("litehrnet_18_coco_256x192", "openvino", "fp32", out_dir=tmp_path, model=tiny_model())
+    [artifact] = report.artifacts
+    assert artifact.status == "ok", report.table()
+    assert md.read_metadata(artifact.path)["graph_rewrites"] == applied_rewrites("openvino", False)

@@ -180,7 +180,7 @@ def export_model(
 
     import torch
 
-    from ..models import create_model, resolve_weights
+    from ..models import LiteHRNetPose, create_model, resolve_weights
     from . import formats as writers
     from .calibration import calibration_batch
     from .rewrite import applied_rewrites, uses_deploy_form
@@ -201,8 +201,11 @@ def export_model(
         checkpoint_sha = _state_dict_sha256(model)
     report = ExportReport(name, str(out_dir), checkpoint_sha)
 
+    # The deploy form is built from a LiteHRNetPose's modules; any other network given as ``model`` keeps its graph.
+    deployable = isinstance(model, LiteHRNetPose)
+
     def deploy_form(fmt: str, precision: str) -> bool:
-        return uses_deploy_form(spec.arch.module_type, spec.arch.with_head, fmt, precision)
+        return deployable and uses_deploy_form(spec.arch.module_type, spec.arch.with_head, fmt, precision)
 
     def meta_for(fmt: str, precision: str) -> Dict:
         table = get_format(fmt)
