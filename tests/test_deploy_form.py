@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import pytest
 
@@ -13,7 +14,8 @@ torch = pytest.importorskip("torch")
 from lite_hrnet.export.calibration import calibration_batch  # noqa: E402
 from lite_hrnet.export.rewrite import applied_rewrites, uses_deploy_form  # noqa: E402
 from lite_hrnet.models import create_model  # noqa: E402
-from lite_hrnet.models.deploy import SATURATED, DeployBlock, deploy_model, shuffle_source  # noqa: E402
+from lite_hrnet.models.deploy import SATURATED, DeployBlock, deploy_model, shuffle_source, supports_deploy_form  # noqa: E402
+from lite_hrnet.specs import get_model_spec, list_models  # noqa: E402
 from lite_hrnet.models.litehrnet import channel_shuffle  # noqa: E402
 
 
@@ -84,17 +86,17 @@ def test_naive_networks_have_no_deploy_form():
     model = create_model(NAIVE)
     with pytest.raises(ValueError, match="naive"):
         deploy_model(model)
-    arch = model.spec.arch
-    assert not uses_deploy_form(arch.module_type, arch.with_head, "openvino", "fp32")
+    assert not supports_deploy_form(model.spec.arch)
 
 
-def test_which_files_come_from_the_deploy_form():
-    lite = ("LITE", "LITE", "LITE")
-    made = {(f, p) for f in ("onnx", "openvino", "tflite") for p in ("fp32", "fp16", "int8")
-            if uses_deploy_form(lite, True, f, p)}
+def test_which_networks_and_files_come_from_the_deploy_form():
+    lite = get_model_spec(DEMO_NAME).arch
+    assert all(supports_deploy_form(get_model_spec(n).arch) == n.startswith("litehrnet") for n in list_models())
+    assert not supports_deploy_form(dataclasses.replace(lite, with_head=False))
+    assert not supports_deploy_form(dataclasses.replace(lite, with_fuse=(True, False, True)))
+    made = {(f, p) for f in ("onnx", "openvino", "tflite") for p in ("fp32", "fp16", "int8") if uses_deploy_form(f, p)}
     # ONNX Runtime and XNNPACK's int8 run the deploy form slower (benchmarks/export/deploy_form.md).
     assert made == {("openvino", "fp32"), ("openvino", "fp16"), ("openvino", "int8"), ("tflite", "fp32"), ("tflite", "fp16")}
-    assert not uses_deploy_form(lite, False, "openvino", "fp32")
     assert applied_rewrites("openvino", True) == ["deploy_form", "merged_weighting"]
     assert applied_rewrites("tflite", True) == ["deploy_form", "nearest_upsample_as_depth_to_space", "tflite_batch_free_reshapes"]
     assert applied_rewrites("openvino", False) == ["computed_reshapes_as_constants", "channel_shuffle_as_conv"]

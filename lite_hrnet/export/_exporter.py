@@ -181,6 +181,7 @@ def export_model(
     import torch
 
     from ..models import LiteHRNetPose, create_model, resolve_weights
+    from ..models.deploy import supports_deploy_form
     from . import formats as writers
     from .calibration import calibration_batch
     from .rewrite import applied_rewrites, uses_deploy_form
@@ -202,10 +203,10 @@ def export_model(
     report = ExportReport(name, str(out_dir), checkpoint_sha)
 
     # The deploy form is built from a LiteHRNetPose's modules; any other network given as ``model`` keeps its graph.
-    deployable = isinstance(model, LiteHRNetPose)
+    deployable = isinstance(model, LiteHRNetPose) and supports_deploy_form(model.backbone.arch)
 
     def deploy_form(fmt: str, precision: str) -> bool:
-        return deployable and uses_deploy_form(spec.arch.module_type, spec.arch.with_head, fmt, precision)
+        return deployable and uses_deploy_form(fmt, precision)
 
     def meta_for(fmt: str, precision: str) -> Dict:
         table = get_format(fmt)

@@ -525,12 +525,10 @@ DEPLOY_FORM_REWRITES = {
 }
 
 
-def uses_deploy_form(module_types, with_head: bool, fmt: str, precision: str) -> bool:
-    """Whether a ``fmt`` ``precision`` file of a network with these module types is made from its deploy form.
-
-    The deploy form covers Lite-HRNet's LITE modules with the iterative head, not the naive networks.
-    """
-    return (fmt, precision) in DEPLOY_FORM and with_head and all(t == "LITE" for t in module_types)
+def uses_deploy_form(fmt: str, precision: str) -> bool:
+    """Whether a ``fmt`` ``precision`` file is made from the deploy form, for a network that has one
+    (``lite_hrnet.models.deploy.supports_deploy_form``)."""
+    return (fmt, precision) in DEPLOY_FORM
 
 
 def deploy_form_options(fmt: str) -> Dict[str, bool]:

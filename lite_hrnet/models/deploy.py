@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..specs import ArchSpec
 from .litehrnet import (
     ConditionalChannelWeighting,
     ConvModule,
@@ -96,6 +97,15 @@ def _depthwise(conv: nn.Conv2d, bn: Optional[nn.BatchNorm2d], order: Optional[Te
     return _conv(w, b, conv.stride[0], groups=w.shape[0])
 
 
+def _placed(values: Tensor, positions: Tensor, size: int, dim: int = 0, fill: float = 0.0) -> Tensor:
+    """A float64 tensor like ``values`` whose dimension ``dim`` has ``size`` entries: ``values`` at ``positions``
+    (channel indices, in order), ``fill`` at every other channel."""
+    shape = list(values.shape)
+    shape[dim] = size
+    out = torch.full(shape, fill, dtype=torch.float64)
+    return out.index_copy_(dim, positions, values.double())
+
+
 def _block_diagonal(weights: Sequence[Tensor]) -> Tensor:
     """One 1x1 conv weight applying each of ``weights`` (O_i x I_i x 1 x 1) to its own slice of the input channels."""
     out = torch.zeros(sum(w.shape[0] for w in weights), sum(w.shape[1] for w in weights), 1, 1, dtype=torch.float64)
@@ -104,6 +114,13 @@ def _block_diagonal(weights: Sequence[Tensor]) -> Tensor:
         out[r:r + w.shape[0], c:c + w.shape[1]] = w
         r, c = r + w.shape[0], c + w.shape[1]
     return out
+
+
+def supports_deploy_form(arch: ArchSpec) -> bool:
+    """Whether a network of this architecture has a deploy form: LITE modules of two or more branches
+    with fuse layers, and the iterative head (every Lite-HRNet-18/30; none of the naive networks)."""
+    return (arch.with_head and all(t == "LITE" for t in arch.module_type) and all(arch.with_fuse)
+            and all(n >= 2 for n in arch.num_branches))
 
 
 def _module_conv(module: ConvModule) -> Tuple[nn.Conv2d, Optional[nn.BatchNorm2d]]:
@@ -131,28 +148,22 @@ class DeployBlock(nn.Module):
         columns, rows, biases = [], [], []
         for i, (order, half) in enumerate(zip(orders, halves)):
             weighted = order >= half  # stored channels of the weighted half
-            logical = (order - half).clamp(min=0)  # their index within the half
-            cols = torch.zeros(w1.shape[0], 2 * half, 1, 1, dtype=torch.float64)
-            cols[:, weighted] = w1[:, offsets[i] + logical[weighted]]
-            columns.append(cols)
-            r, b = self._rows(w2, b2, offsets[i] + logical, weighted)
-            rows.append(r)
-            biases.append(b)
+            stored = weighted.nonzero().flatten()
+            logical = order[weighted] - half  # their index within the half, in stored order
+            columns.append(_placed(w1[:, offsets[i] + logical], stored, 2 * half, dim=1))
+            rows.append(_placed(w2[offsets[i] + logical], stored, 2 * half))
+            biases.append(_placed(b2[offsets[i] + logical], stored, 2 * half, fill=SATURATED))
             # Depthwise conv and spatial weighting, per branch; the pass-through half gets the identity kernel.
             wd, bd = _folded(*_module_conv(block.depthwise_convs[i]))
-            kernel = torch.zeros(2 * half, 1, 3, 3, dtype=torch.float64)
-            kernel[:, 0, 1, 1] = 1.0
-            kernel[weighted] = wd[logical[weighted]]
-            bias = torch.zeros(2 * half, dtype=torch.float64)
-            bias[weighted] = bd[logical[weighted]]
-            self.depthwise.append(_conv(kernel, bias, groups=2 * half))
+            kernel = _placed(wd[logical], stored, 2 * half)
+            kernel[~weighted, 0, 1, 1] = 1.0
+            self.depthwise.append(_conv(kernel, _placed(bd[logical], stored, 2 * half), groups=2 * half))
             sw = block.spatial_weighting[i]
             ws1, bs1 = _folded(*_module_conv(sw.conv1))
-            cols = torch.zeros(ws1.shape[0], 2 * half, 1, 1, dtype=torch.float64)
-            cols[:, weighted] = ws1[:, logical[weighted]]
-            spatial1.append((cols, bs1))
+            spatial1.append((_placed(ws1[:, logical], stored, 2 * half, dim=1), bs1))
             ws2, bs2 = _folded(*_module_conv(sw.conv2))
-            spatial2.append(self._rows(ws2, bs2, logical, weighted))
+            spatial2.append((_placed(ws2[logical], stored, 2 * half),
+                             _placed(bs2[logical], stored, 2 * half, fill=SATURATED)))
         if merge_weighting:
             # All branches' weights from one conv pair over the concatenated pooled channels, and their
             # spatial weighting at once: block-diagonal 1x1 convs over the concatenated means.
@@ -166,15 +177,6 @@ class DeployBlock(nn.Module):
             self.weight_convs = nn.ModuleList([_conv(r, b) for r, b in zip(rows, biases)])
             self.spatial1 = nn.ModuleList([_conv(w, b) for w, b in spatial1])
             self.spatial2 = nn.ModuleList([_conv(w, b) for w, b in spatial2])
-
-    @staticmethod
-    def _rows(w: Tensor, b: Tensor, logical: Tensor, weighted: Tensor) -> Tuple[Tensor, Tensor]:
-        """Weight-producing conv rows per stored channel; pass-through channels get sigmoid(SATURATED) = 1."""
-        rows = torch.zeros(len(logical), *w.shape[1:], dtype=torch.float64)
-        rows[weighted] = w[logical[weighted]]
-        bias = torch.full((len(logical),), SATURATED, dtype=torch.float64)
-        bias[weighted] = b[logical[weighted]]
-        return rows, bias
 
     @staticmethod
     def next_orders(orders: Sequence[Tensor], halves: Sequence[int]) -> List[Tensor]:
@@ -219,7 +221,7 @@ class DeployFuse(nn.Module):
             convs = nn.ModuleList()
             factors = []
             for j, layer in enumerate(row):
-                if j == i or layer is None:
+                if j == i:
                     convs.append(nn.Identity())
                     factors.append(1)
                 elif j > i:
@@ -271,20 +273,17 @@ class DeployStem(nn.Module):
     def __init__(self, stem: Stem) -> None:
         super().__init__()
         half, total = stem.branch_channels, stem.stem_channels
+        first, second = torch.arange(half), torch.arange(half, total)
         self.conv1 = nn.Sequential(_pointwise(stem.conv1.conv, stem.conv1.bn), nn.ReLU())
         b1 = stem.branch1
         dw, bias = _folded(b1[0].conv, b1[0].bn)
-        kernel = torch.zeros(total, 1, *dw.shape[2:], dtype=torch.float64)
-        kernel[:half] = dw
         w, b = _folded(b1[1].conv, b1[1].bn)
         self.branch1 = nn.Sequential(
-            _conv(kernel, torch.cat([bias, torch.zeros(total - half, dtype=torch.float64)]), b1[0].conv.stride[0],
-                  groups=total),
-            _conv(torch.cat([w, torch.zeros(w.shape[0], total - half, 1, 1, dtype=torch.float64)], dim=1), b),
-            nn.ReLU())
+            _conv(_placed(dw, first, total), _placed(bias, first, total), b1[0].conv.stride[0], groups=total),
+            _conv(_placed(w, first, total, dim=1), b), nn.ReLU())
         w, b = _folded(stem.expand_conv.conv, stem.expand_conv.bn)
         self.branch2 = nn.Sequential(
-            _conv(torch.cat([torch.zeros(w.shape[0], half, 1, 1, dtype=torch.float64), w], dim=1), b), nn.ReLU(),
+            _conv(_placed(w, second, total, dim=1), b), nn.ReLU(),
             _depthwise(stem.depthwise_conv.conv, stem.depthwise_conv.bn, None),
             _pointwise(stem.linear_conv.conv, stem.linear_conv.bn), nn.ReLU())
         self.out_order = shuffle_source(stem._cat_channels)
@@ -325,10 +324,9 @@ class DeployLiteHRNetPose(nn.Module):
     def __init__(self, model: LiteHRNetPose, merge_weighting: bool = True) -> None:
         super().__init__()
         backbone = model.backbone
-        if not all(t == "LITE" for t in backbone.arch.module_type):
-            raise ValueError("the deploy form covers Lite-HRNet's LITE modules only, not the naive networks")
-        if not backbone.with_head:
-            raise ValueError("the deploy form needs the iterative head (with_head=True)")
+        if not supports_deploy_form(backbone.arch):
+            raise ValueError("the deploy form covers Lite-HRNet's LITE modules (two or more branches, fuse layers, "
+                             "the iterative head), not the naive networks")
         self.stem = DeployStem(backbone.stem)
         orders: List[Tensor] = [self.stem.out_order]
         self.transitions = nn.ModuleList()
@@ -356,8 +354,6 @@ class DeployLiteHRNetPose(nn.Module):
             orders = new_orders
             modules = nn.ModuleList()
             for module in getattr(backbone, f"stage{i}"):
-                if module.num_branches < 2 or not module.with_fuse or not module.multiscale_output:
-                    raise ValueError("the deploy form expects multi-branch modules with fuse layers")
                 parts = []
                 for block in module.layers:
                     parts.append(DeployBlock(block, orders, merge_weighting))
