@@ -499,8 +499,8 @@ _REWRITES = {
 
 # The files made from the deploy form of the network (lite_hrnet.models.deploy: no channel split,
 # concat or shuffle; benchmarks/export/deploy_form.md): faster in OpenVINO at every precision (its
-# NNCF int8 file x0.87, as accurate: 94% of the demo model's keypoints within 2 heatmap pixels of
-# PyTorch either way) and in LiteRT fp32/fp16. ONNX Runtime runs it slower (its blocked layout has no broadcasting Mul, so the form's
+# NNCF int8 file x0.83, as accurate: 93-94% of the demo model's keypoints within 2 heatmap cells of
+# PyTorch either way, benchmarks/export/deploy_form_int8.md) and in LiteRT fp32/fp16. ONNX Runtime runs it slower (its blocked layout has no broadcasting Mul, so the form's
 # full-width weighting costs more reorders than the split and shuffle did), and so does XNNPACK's
 # int8 (the pass-through half's int8 depthwise convs and products): those keep the plain graph.
 DEPLOY_FORM = frozenset({("openvino", "fp32"), ("openvino", "fp16"), ("openvino", "int8"),
