@@ -56,7 +56,7 @@ def shuffle_source(channels: int, groups: int = 2) -> Tensor:
     return (j % per_group) * groups + j // per_group
 
 
-def _folded(conv: nn.Conv2d, bn: Optional[nn.BatchNorm2d]) -> Tuple[Tensor, Tensor]:
+def folded_conv(conv: nn.Conv2d, bn: Optional[nn.BatchNorm2d]) -> Tuple[Tensor, Tensor]:
     """Conv weight and bias with the batch norm folded in (computed in float64)."""
     w = conv.weight.detach().double()
     b = conv.bias.detach().double() if conv.bias is not None else torch.zeros(w.shape[0], dtype=torch.float64)
@@ -82,7 +82,7 @@ def _pointwise(conv: nn.Conv2d, bn: Optional[nn.BatchNorm2d], in_order: Optional
 
     An order lists, per stored channel, the logical channel it holds (None: natural order).
     """
-    w, b = _folded(conv, bn)
+    w, b = folded_conv(conv, bn)
     if in_order is not None:
         w = w[:, in_order]
     if out_order is not None:
@@ -91,7 +91,7 @@ def _pointwise(conv: nn.Conv2d, bn: Optional[nn.BatchNorm2d], in_order: Optional
 
 
 def _depthwise(conv: nn.Conv2d, bn: Optional[nn.BatchNorm2d], order: Optional[Tensor]) -> nn.Conv2d:
-    w, b = _folded(conv, bn)
+    w, b = folded_conv(conv, bn)
     if order is not None:
         w, b = w[order], b[order]
     return _conv(w, b, conv.stride[0], groups=w.shape[0])
@@ -137,8 +137,8 @@ class DeployBlock(nn.Module):
         n = len(halves)
         self.factors = [2 ** (n - 1 - i) for i in range(n)]
         crw = block.cross_resolution_weighting
-        w1, b1 = _folded(*_module_conv(crw.conv1))
-        w2, b2 = _folded(*_module_conv(crw.conv2))
+        w1, b1 = folded_conv(*_module_conv(crw.conv1))
+        w2, b2 = folded_conv(*_module_conv(crw.conv2))
         offsets = [sum(halves[:i]) for i in range(n)]
         self.split = [2 * h for h in halves]
         self.depthwise = nn.ModuleList()
@@ -154,14 +154,14 @@ class DeployBlock(nn.Module):
             rows.append(_placed(w2[offsets[i] + logical], stored, 2 * half))
             biases.append(_placed(b2[offsets[i] + logical], stored, 2 * half, fill=SATURATED))
             # Depthwise conv and spatial weighting, per branch; the pass-through half gets the identity kernel.
-            wd, bd = _folded(*_module_conv(block.depthwise_convs[i]))
+            wd, bd = folded_conv(*_module_conv(block.depthwise_convs[i]))
             kernel = _placed(wd[logical], stored, 2 * half)
             kernel[~weighted, 0, 1, 1] = 1.0
             self.depthwise.append(_conv(kernel, _placed(bd[logical], stored, 2 * half), groups=2 * half))
             sw = block.spatial_weighting[i]
-            ws1, bs1 = _folded(*_module_conv(sw.conv1))
+            ws1, bs1 = folded_conv(*_module_conv(sw.conv1))
             spatial1.append((_placed(ws1[:, logical], stored, 2 * half, dim=1), bs1))
-            ws2, bs2 = _folded(*_module_conv(sw.conv2))
+            ws2, bs2 = folded_conv(*_module_conv(sw.conv2))
             spatial2.append((_placed(ws2[logical], stored, 2 * half),
                              _placed(bs2[logical], stored, 2 * half, fill=SATURATED)))
         if merge_weighting:
@@ -276,12 +276,12 @@ class DeployStem(nn.Module):
         first, second = torch.arange(half), torch.arange(half, total)
         self.conv1 = nn.Sequential(_pointwise(stem.conv1.conv, stem.conv1.bn), nn.ReLU())
         b1 = stem.branch1
-        dw, bias = _folded(b1[0].conv, b1[0].bn)
-        w, b = _folded(b1[1].conv, b1[1].bn)
+        dw, bias = folded_conv(b1[0].conv, b1[0].bn)
+        w, b = folded_conv(b1[1].conv, b1[1].bn)
         self.branch1 = nn.Sequential(
             _conv(_placed(dw, first, total), _placed(bias, first, total), b1[0].conv.stride[0], groups=total),
             _conv(_placed(w, first, total, dim=1), b), nn.ReLU())
-        w, b = _folded(stem.expand_conv.conv, stem.expand_conv.bn)
+        w, b = folded_conv(stem.expand_conv.conv, stem.expand_conv.bn)
         self.branch2 = nn.Sequential(
             _conv(_placed(w, second, total, dim=1), b), nn.ReLU(),
             _depthwise(stem.depthwise_conv.conv, stem.depthwise_conv.bn, None),

@@ -1,0 +1,885 @@
+/*
+ * engine.c - runs a .lhrn program (see lhr_engine.h and lite_hrnet/export/engine.py).
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * File layout (little-endian):
+ *   "LHRNENG1"                                  8-byte magic
+ *   uint32 n_ints, n_floats, metadata_bytes
+ *   int32  program[n_ints]
+ *   float  weights[n_floats]
+ *   char   metadata[metadata_bytes]             JSON, not NUL-terminated
+ *
+ * Program: n_buffers, then per buffer (channels, height, width, arena_offset), arena_size,
+ * input_buffer, output_buffer, n_ops, then the ops. A "view" in an op is a count followed by
+ * that many plane numbers; plane numbers run over the buffers in order (buffer b's channel c is
+ * plane first_plane[b] + c). Buffers may share arena memory: the exporter gives two buffers
+ * the same memory only when their lifetimes do not overlap.
+ */
+#include "lhr_engine.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LHRN_MAGIC "LHRNENG1"
+#define LHRN_MAX_DIM 4096
+/* Stride-2 depthwise planes up to this many padded floats go through the flat path (stays in L2). */
+#define DW_FLAT_MAX 16384
+
+enum { OP_CONV = 1, OP_DEPTHWISE = 2, OP_POINTWISE = 3, OP_POOL = 4, OP_SCALE = 5, OP_SUM = 6, OP_BILINEAR_ADD = 7 };
+enum { ACT_NONE = 0, ACT_RELU = 1, ACT_SIGMOID = 2 };
+
+/* The hot kernels are compiled for AVX-512 and AVX2 as well as the baseline, picked at load time
+ * (GCC/Clang function multi-versioning), so one build runs fast on any x86-64. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__) && !defined(LHR_ENGINE_NO_CLONES)
+#define LHR_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define LHR_HOT
+#endif
+
+/* 16 floats; aligned(4) makes every load and store an unaligned one, so planes need no padding. */
+typedef float v16 __attribute__((vector_size(64), aligned(4)));
+typedef int32_t vi16 __attribute__((vector_size(64), aligned(4)));
+#define V16_LOAD(p) (*(const v16 *)(const void *)(p))
+#define V16_STORE(p, v) (*(v16 *)(void *)(p) = (v))
+
+typedef struct {
+    int kind, act;
+    int cin, cout;           /* channels in / out (equal for per-channel ops) */
+    int in_h, in_w, out_h, out_w;
+    int kernel, stride, pad; /* conv / depthwise; pool: kernel = window height, pad = window width */
+    int shift;               /* depthwise: the scale planes are 2^shift times smaller */
+    const float *weights, *bias;
+    const float **in, **out, **aux; /* views resolved to plane pointers; aux: scales / second input */
+    int n_terms;             /* sum */
+    const int *term_shift;
+    const float *term_coef;
+    const float ***term_in;
+} engine_op;
+
+struct lhr_engine {
+    int in_c, in_h, in_w, out_c, out_h, out_w;
+    float *arena;
+    float *scratch;
+    size_t scratch_floats;
+    float **input_planes, **output_planes;
+    engine_op *ops;
+    int n_ops;
+    /* Everything the ops point into, freed together. */
+    void **allocs;
+    int n_allocs, cap_allocs;
+    float *weights;
+    char *metadata;
+};
+
+/* ------------------------------------------------------------------ kernels */
+
+static inline v16 v16_splat(float x) { return (v16){0} + x; }
+
+static inline v16 v16_select(vi16 mask, v16 yes, v16 no) { return (v16)(((vi16)yes & mask) | ((vi16)no & ~mask)); }
+
+/* exp(x) to about 1 ulp: x = n ln2 + r with |r| <= ln2 / 2, a degree-7 polynomial for exp(r), 2^n in
+ * the exponent bits. Inputs are clamped to [-87, 88], where float32 exp is finite and normal. */
+static inline v16 v16_exp(v16 x) {
+    const v16 hi = v16_splat(88.0f), lo = v16_splat(-87.0f);
+    x = v16_select(x > hi, hi, x);
+    x = v16_select(x < lo, lo, x);
+    const v16 round_magic = v16_splat(12582912.0f); /* 1.5 * 2^23: adding and subtracting it rounds to an integer */
+    v16 n = (x * 1.44269504088896341f + round_magic) - round_magic;
+    v16 r = x - n * 0.693359375f - n * -2.12194440e-4f; /* ln 2 in two parts, so r is exact enough */
+    v16 p = v16_splat(1.0f / 5040.0f);
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    vi16 bits = (__builtin_convertvector(n, vi16) + 127) << 23;
+    return p * (v16)bits;
+}
+
+static inline v16 v16_act(v16 a, int act) {
+    if (act == ACT_RELU) {
+        v16 zero = {0};
+        return (v16)((vi16)a & (a > zero));
+    }
+    if (act == ACT_SIGMOID) return 1.0f / (1.0f + v16_exp(-a));
+    return a;
+}
+
+static inline float scalar_act(float a, int act) {
+    if (act == ACT_RELU) return a > 0.0f ? a : 0.0f;
+    if (act == ACT_SIGMOID) return 1.0f / (1.0f + expf(-a));
+    return a;
+}
+
+/* y[m] = act(bias[m] + sum_k w[m][k] x[k]) over n positions; x and y are plane pointer lists.
+ * Blocks of 8 outputs x 32 positions keep 16 accumulators in registers; the input block
+ * (k x 32 floats) stays in L1 while every output block reads it. */
+LHR_HOT static void pointwise(const float *w, const float *bias, const float **x, const float **y_const, int k_in, int m_out,
+                      int n, int act) {
+    float **y = (float **)y_const;
+    int p = 0;
+    for (; p + 32 <= n; p += 32) {
+        int m = 0;
+        for (; m + 8 <= m_out; m += 8) {
+            v16 acc[8][2];
+            for (int i = 0; i < 8; i++) acc[i][0] = acc[i][1] = v16_splat(bias[m + i]);
+            for (int k = 0; k < k_in; k++) {
+                v16 x0 = V16_LOAD(x[k] + p), x1 = V16_LOAD(x[k] + p + 16);
+                const float *wk = w + (size_t)m * k_in + k;
+                for (int i = 0; i < 8; i++) {
+                    float wi = wk[(size_t)i * k_in];
+                    acc[i][0] += wi * x0;
+                    acc[i][1] += wi * x1;
+                }
+            }
+            for (int i = 0; i < 8; i++) {
+                V16_STORE(y[m + i] + p, v16_act(acc[i][0], act));
+                V16_STORE(y[m + i] + p + 16, v16_act(acc[i][1], act));
+            }
+        }
+        for (; m < m_out; m++) {
+            v16 a0 = v16_splat(bias[m]), a1 = a0;
+            for (int k = 0; k < k_in; k++) {
+                float wk = w[(size_t)m * k_in + k];
+                a0 += wk * V16_LOAD(x[k] + p);
+                a1 += wk * V16_LOAD(x[k] + p + 16);
+            }
+            V16_STORE(y[m] + p, v16_act(a0, act));
+            V16_STORE(y[m] + p + 16, v16_act(a1, act));
+        }
+    }
+    for (; p + 16 <= n; p += 16) {
+        int m = 0;
+        for (; m + 8 <= m_out; m += 8) {
+            v16 acc[8];
+            for (int i = 0; i < 8; i++) acc[i] = v16_splat(bias[m + i]);
+            for (int k = 0; k < k_in; k++) {
+                v16 x0 = V16_LOAD(x[k] + p);
+                const float *wk = w + (size_t)m * k_in + k;
+                for (int i = 0; i < 8; i++) acc[i] += wk[(size_t)i * k_in] * x0;
+            }
+            for (int i = 0; i < 8; i++) V16_STORE(y[m + i] + p, v16_act(acc[i], act));
+        }
+        for (; m < m_out; m++) {
+            v16 a0 = v16_splat(bias[m]);
+            for (int k = 0; k < k_in; k++) a0 += w[(size_t)m * k_in + k] * V16_LOAD(x[k] + p);
+            V16_STORE(y[m] + p, v16_act(a0, act));
+        }
+    }
+    for (; p < n; p++) {
+        for (int m = 0; m < m_out; m++) {
+            float s = bias[m];
+            for (int k = 0; k < k_in; k++) s += w[(size_t)m * k_in + k] * x[k][p];
+            y[m][p] = scalar_act(s, act);
+        }
+    }
+}
+
+/* Input row y of a plane, zero-bordered: dst[0] = dst[w + 1] = 0, dst[1 + x] = src[y][x] times the
+ * scale map (2^shift times smaller, when one is given: the cross-resolution weights). Rows outside
+ * the plane are zeros. `up` holds the current scale row expanded to full width; rows must come
+ * in increasing order. Whole vectors are read past the row's end (the arena and the scratch have
+ * slack for that) and the right border is zeroed afterwards. */
+static void padded_row(const float *src, const float *scale, int shift, int y, int h, int w, float *dst, int pitch,
+                       float *up) {
+    if (y < 0 || y >= h) {
+        memset(dst, 0, sizeof(float) * (size_t)pitch);
+        return;
+    }
+    float *row = dst + 1;
+    const float *s = src + (size_t)y * w;
+    dst[0] = 0.0f;
+    if (scale) {
+        int repeat = 1 << shift, scale_w = w >> shift;
+        const float *u = scale + (size_t)(y >> shift) * scale_w;
+        if (shift > 0) {
+            if ((y & (repeat - 1)) == 0) {
+                for (int sx = 0; sx < scale_w; sx++)
+                    for (int k = 0; k < repeat; k++) up[sx * repeat + k] = u[sx];
+            }
+            u = up;
+        }
+        for (int x = 0; x < w; x += 16) V16_STORE(row + x, V16_LOAD(s + x) * V16_LOAD(u + x));
+    } else {
+        for (int x = 0; x < w; x += 16) V16_STORE(row + x, V16_LOAD(s + x));
+    }
+    V16_STORE(row + w, v16_splat(0.0f)); /* the right border, and what the last vector read past it */
+}
+
+static inline void store_row_part(float *dst, v16 v, int count) {
+    if (count >= 16) {
+        V16_STORE(dst, v);
+    } else {
+        float tmp[16];
+        V16_STORE(tmp, v);
+        for (int i = 0; i < count; i++) dst[i] = tmp[i];
+    }
+}
+
+/* Stride-2 depthwise convolution of channel c of a large plane, through three padded input rows at a time. */
+static void depthwise_rows_stride2(const engine_op *op, int c, float *scratch) {
+    int h = op->in_h, w = op->in_w, ho = op->out_h, wo = op->out_w;
+    int pitch = (w + 2 + 15) / 16 * 16 + 16; /* one row plus a vector of slack */
+    int half = pitch / 2 + 16;
+    float *rows[3] = {scratch, scratch + pitch, scratch + 2 * (size_t)pitch};
+    float *even[3], *odd[3];
+    for (int i = 0; i < 3; i++) {
+        even[i] = scratch + 3 * (size_t)pitch + (size_t)(2 * i) * half;
+        odd[i] = even[i] + half;
+    }
+    float *up = scratch + 3 * (size_t)pitch + 6 * (size_t)half;
+    const vi16 even_idx = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
+    const vi16 odd_idx = even_idx + 1;
+    {
+        const float *k = op->weights + (size_t)c * 9;
+        const float *in = op->in[c], *scale = op->aux ? op->aux[c] : NULL;
+        float b = op->bias[c];
+        float *out = (float *)op->out[c];
+        {
+            /* out[x] = k0 row[2x] + k1 row[2x+1] + k2 row[2x+2]: each padded row is split into its even
+             * and odd columns so the three taps are unit-stride loads. Input row 2y+1 serves output
+             * rows y and y+1. */
+            for (int y = 0; y < ho; y++) {
+                for (int i = (y == 0 ? 0 : 1); i < 3; i++) {
+                    padded_row(in, scale, op->shift, 2 * y - 1 + i, h, w, rows[0], pitch, up);
+                    int slot = (2 * y + i) % 3;
+                    float *e = even[slot], *od = odd[slot];
+                    for (int j = 0; 2 * j < pitch - 16; j += 16) {
+                        v16 a = V16_LOAD(rows[0] + 2 * j), bb = V16_LOAD(rows[0] + 2 * j + 16);
+                        V16_STORE(e + j, __builtin_shuffle(a, bb, even_idx));
+                        V16_STORE(od + j, __builtin_shuffle(a, bb, odd_idx));
+                    }
+                }
+                const float *e0 = even[(2 * y) % 3], *e1 = even[(2 * y + 1) % 3], *e2 = even[(2 * y + 2) % 3];
+                const float *o0 = odd[(2 * y) % 3], *o1 = odd[(2 * y + 1) % 3], *o2 = odd[(2 * y + 2) % 3];
+                float *o = out + (size_t)y * wo;
+                for (int x = 0; x < wo; x += 16) {
+                    v16 a = v16_splat(b);
+                    a += k[0] * V16_LOAD(e0 + x) + k[1] * V16_LOAD(o0 + x) + k[2] * V16_LOAD(e0 + x + 1);
+                    a += k[3] * V16_LOAD(e1 + x) + k[4] * V16_LOAD(o1 + x) + k[5] * V16_LOAD(e1 + x + 1);
+                    a += k[6] * V16_LOAD(e2 + x) + k[7] * V16_LOAD(o2 + x) + k[8] * V16_LOAD(e2 + x + 1);
+                    store_row_part(o + x, v16_act(a, op->act), wo - x);
+                }
+            }
+        }
+    }
+}
+
+/* The whole plane zero-bordered into pad ((h + 2) x (w + 2), row pitch w + 2, plus slack). Rows are
+ * written in order, each in whole vectors that may run into the next rows (which are written after). */
+static void padded_plane(const float *src, const float *scale, int shift, int h, int w, float *pad, float *up) {
+    int pitch = w + 2;
+    for (int y = -1; y <= h; y++) padded_row(src, scale, shift, y, h, w, pad + (size_t)(y + 1) * pitch, pitch, up);
+    memset(pad + (size_t)(h + 1) * pitch, 0, sizeof(float) * ((size_t)pitch + 32));
+}
+
+/* Rows of a result computed with row pitch `pitch` copied to a dense h x w plane (exact length:
+ * the plane after this one may be live). */
+static void copy_rows(const float *res, int pitch, int h, int w, float *out) {
+    for (int y = 0; y < h; y++) {
+        const float *r = res + (size_t)y * pitch;
+        float *o = out + (size_t)y * w;
+        int x = 0;
+        for (; x + 16 <= w; x += 16) V16_STORE(o + x, V16_LOAD(r + x));
+        for (; x < w; x++) o[x] = r[x];
+    }
+}
+
+/* 3x3 depthwise convolution, padding 1, stride 1 or 2, on each channel: out = act(k * (x .* up(scale)) + b).
+ *
+ * The padded plane is treated as one flat array: with row pitch P = w + 2, output (y, x) is
+ * sum k[dy][dx] pad[(y + dy) P + x + dx], a 1-D convolution with 9 fixed offsets, so whole
+ * vectors run across row ends (the two columns computed past each row are dropped). Stride 2
+ * splits the padded plane into even and odd columns first (P is even), so its taps are unit-stride
+ * too. Planes too large for that to stay in cache go through three padded rows at a time. */
+LHR_HOT static void depthwise(const engine_op *op, float *scratch) {
+    int h = op->in_h, w = op->in_w, ho = op->out_h, wo = op->out_w;
+    int flat = op->stride == 1 || ((w + 2) % 2 == 0 && (size_t)(h + 2) * (w + 2) <= DW_FLAT_MAX);
+    int pitch = w + 2, half = pitch / 2;
+    float *pad = scratch;
+    float *res = pad + (size_t)(h + 2) * pitch + 32;
+    float *even = res + (size_t)h * pitch + 32;
+    float *odd = even + (size_t)(h + 2) * half + 32;
+    float *up = odd + (size_t)(h + 2) * half + 32;
+    const vi16 even_idx = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
+    const vi16 odd_idx = even_idx + 1;
+    for (int c = 0; c < op->cin; c++) {
+        const float *k = op->weights + (size_t)c * 9;
+        const float *in = op->in[c], *scale = op->aux ? op->aux[c] : NULL;
+        v16 b = v16_splat(op->bias[c]);
+        float *out = (float *)op->out[c];
+        if (!flat) {
+            depthwise_rows_stride2(op, c, scratch);
+            continue;
+        }
+        padded_plane(in, scale, op->shift, h, w, pad, up);
+        if (op->stride == 1) {
+            const float *p0 = pad, *p1 = pad + pitch, *p2 = pad + 2 * (size_t)pitch;
+            int n = h * pitch;
+            for (int i = 0; i < n; i += 16) {
+                v16 a = b;
+                a += k[0] * V16_LOAD(p0 + i) + k[1] * V16_LOAD(p0 + i + 1) + k[2] * V16_LOAD(p0 + i + 2);
+                a += k[3] * V16_LOAD(p1 + i) + k[4] * V16_LOAD(p1 + i + 1) + k[5] * V16_LOAD(p1 + i + 2);
+                a += k[6] * V16_LOAD(p2 + i) + k[7] * V16_LOAD(p2 + i + 1) + k[8] * V16_LOAD(p2 + i + 2);
+                V16_STORE(res + i, v16_act(a, op->act));
+            }
+            copy_rows(res, pitch, ho, wo, out);
+        } else {
+            int total = (h + 2) * pitch;
+            for (int i = 0; 2 * i < total; i += 16) {
+                v16 lo = V16_LOAD(pad + 2 * i), hi = V16_LOAD(pad + 2 * i + 16);
+                V16_STORE(even + i, __builtin_shuffle(lo, hi, even_idx));
+                V16_STORE(odd + i, __builtin_shuffle(lo, hi, odd_idx));
+            }
+            /* Output (y, x) starts at pad[2y P + 2x] = even/odd[y P + x]; a padded row is P / 2 apart there. */
+            const float *e0 = even, *e1 = even + half, *e2 = even + 2 * (size_t)half;
+            const float *o0 = odd, *o1 = odd + half, *o2 = odd + 2 * (size_t)half;
+            int n = ho * pitch;
+            for (int i = 0; i < n; i += 16) {
+                v16 a = b;
+                a += k[0] * V16_LOAD(e0 + i) + k[1] * V16_LOAD(o0 + i) + k[2] * V16_LOAD(e0 + i + 1);
+                a += k[3] * V16_LOAD(e1 + i) + k[4] * V16_LOAD(o1 + i) + k[5] * V16_LOAD(e1 + i + 1);
+                a += k[6] * V16_LOAD(e2 + i) + k[7] * V16_LOAD(o2 + i) + k[8] * V16_LOAD(e2 + i + 1);
+                V16_STORE(res + i, v16_act(a, op->act));
+            }
+            copy_rows(res, pitch, ho, wo, out);
+        }
+    }
+}
+
+/* Dense convolution (the stem's 3x3 stride-2 conv): gather the patches, then one pointwise product. */
+LHR_HOT static void conv_dense(const engine_op *op, float *scratch, const float **rows) {
+    int kk = op->kernel, ho = op->out_h, wo = op->out_w, n = ho * wo;
+    int r = 0;
+    for (int c = 0; c < op->cin; c++) {
+        for (int dy = 0; dy < kk; dy++) {
+            for (int dx = 0; dx < kk; dx++, r++) {
+                float *col = scratch + (size_t)r * n;
+                rows[r] = col;
+                for (int y = 0; y < ho; y++) {
+                    int iy = y * op->stride - op->pad + dy;
+                    for (int x = 0; x < wo; x++) {
+                        int ix = x * op->stride - op->pad + dx;
+                        col[(size_t)y * wo + x] =
+                            (iy >= 0 && iy < op->in_h && ix >= 0 && ix < op->in_w) ? op->in[c][(size_t)iy * op->in_w + ix] : 0.0f;
+                    }
+                }
+            }
+        }
+    }
+    pointwise(op->weights, op->bias, rows, op->out, op->cin * kk * kk, op->cout, n, op->act);
+}
+
+/* Average over kernel x pad windows (pool windows tile the plane exactly): the window rows are
+ * summed as whole rows first (vector adds), then each window's columns. `acc` holds in_w floats. */
+LHR_HOT static void pool(const engine_op *op, float *acc) {
+    int kh = op->kernel, kw = op->pad, w = op->in_w;
+    float inv = 1.0f / (float)(kh * kw);
+    for (int c = 0; c < op->cin; c++) {
+        const float *in = op->in[c];
+        float *out = (float *)op->out[c];
+        for (int y = 0; y < op->out_h; y++) {
+            const float *first = in + (size_t)y * kh * w;
+            memcpy(acc, first, sizeof(float) * (size_t)w);
+            for (int dy = 1; dy < kh; dy++) {
+                const float *row = first + (size_t)dy * w;
+                int x = 0;
+                for (; x + 16 <= w; x += 16) V16_STORE(acc + x, V16_LOAD(acc + x) + V16_LOAD(row + x));
+                for (; x < w; x++) acc[x] += row[x];
+            }
+            for (int x = 0; x < op->out_w; x++) {
+                float s = 0.0f;
+                for (int dx = 0; dx < kw; dx++) s += acc[x * kw + dx];
+                out[(size_t)y * op->out_w + x] = s * inv;
+            }
+        }
+    }
+}
+
+/* out[c] = in[c] * s[c][0] (spatial weighting). */
+LHR_HOT static void scale_channels(const engine_op *op) {
+    int n = op->in_h * op->in_w;
+    for (int c = 0; c < op->cin; c++) {
+        const float *in = op->in[c];
+        float *out = (float *)op->out[c];
+        float s = op->aux[c][0];
+        int p = 0;
+        for (; p + 16 <= n; p += 16) V16_STORE(out + p, s * V16_LOAD(in + p));
+        for (; p < n; p++) out[p] = s * in[p];
+    }
+}
+
+/* dst[i] += coef * src[i] (or = when `first`) over n floats. */
+static inline void axpy(float *dst, const float *src, float coef, int n, int first) {
+    int i = 0;
+    if (first) {
+        for (; i + 16 <= n; i += 16) V16_STORE(dst + i, coef * V16_LOAD(src + i));
+        for (; i < n; i++) dst[i] = coef * src[i];
+    } else {
+        for (; i + 16 <= n; i += 16) V16_STORE(dst + i, V16_LOAD(dst + i) + coef * V16_LOAD(src + i));
+        for (; i < n; i++) dst[i] += coef * src[i];
+    }
+}
+
+/* out = act(sum_t coef_t * up_t(in_t)), up_t nearest upsampling by 2^shift_t (the fuse layers).
+ * Terms at full size are added plane-wide; smaller ones row by row from an expanded row
+ * (scratch: w floats), which serves 2^shift output rows. */
+LHR_HOT static void sum_terms(const engine_op *op, float *up) {
+    int h = op->out_h, w = op->out_w, n = h * w;
+    for (int c = 0; c < op->cout; c++) {
+        float *out = (float *)op->out[c];
+        for (int t = 0; t < op->n_terms; t++) {
+            int s = op->term_shift[t];
+            float coef = op->term_coef[t];
+            const float *src = op->term_in[t][c];
+            if (s == 0) {
+                axpy(out, src, coef, n, t == 0);
+                continue;
+            }
+            int repeat = 1 << s, small_w = w >> s;
+            for (int y = 0; y < h; y++) {
+                if ((y & (repeat - 1)) == 0) {
+                    const float *row = src + (size_t)(y >> s) * small_w;
+                    for (int sx = 0; sx < small_w; sx++)
+                        for (int k = 0; k < repeat; k++) up[sx * repeat + k] = row[sx];
+                }
+                axpy(out + (size_t)y * w, up, coef, w, t == 0);
+            }
+        }
+        if (op->act != ACT_NONE) {
+            int i = 0;
+            for (; i + 16 <= n; i += 16) V16_STORE(out + i, v16_act(V16_LOAD(out + i), op->act));
+            for (; i < n; i++) out[i] = scalar_act(out[i], op->act);
+        }
+    }
+}
+
+/* out = in + bilinear x2 upsampling of aux with aligned corners (the iterative head). */
+static void bilinear_add(const engine_op *op) {
+    int h = op->out_h, w = op->out_w, hs = op->in_h, ws = op->in_w;
+    float fy = h > 1 ? (float)(hs - 1) / (float)(h - 1) : 0.0f;
+    float fx = w > 1 ? (float)(ws - 1) / (float)(w - 1) : 0.0f;
+    for (int c = 0; c < op->cout; c++) {
+        const float *a = op->in[c], *s = op->aux[c];
+        float *out = (float *)op->out[c];
+        for (int y = 0; y < h; y++) {
+            float sy = (float)y * fy;
+            int y0 = (int)sy, y1 = y0 + 1 < hs ? y0 + 1 : hs - 1;
+            float ly = sy - (float)y0;
+            for (int x = 0; x < w; x++) {
+                float sx = (float)x * fx;
+                int x0 = (int)sx, x1 = x0 + 1 < ws ? x0 + 1 : ws - 1;
+                float lx = sx - (float)x0;
+                float top = s[(size_t)y0 * ws + x0] * (1.0f - lx) + s[(size_t)y0 * ws + x1] * lx;
+                float bottom = s[(size_t)y1 * ws + x0] * (1.0f - lx) + s[(size_t)y1 * ws + x1] * lx;
+                out[(size_t)y * w + x] = a[(size_t)y * w + x] + top * (1.0f - ly) + bottom * ly;
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ loading */
+
+typedef struct {
+    const int32_t *p;
+    size_t n, at;
+    int failed;
+    char *err;
+    size_t err_size;
+    const char *path;
+} reader;
+
+static void fail(reader *r, const char *fmt, ...) {
+    if (r->failed) return;
+    r->failed = 1;
+    int used = snprintf(r->err, r->err_size, "%s: bad engine program: ", r->path);
+    if (used < 0 || (size_t)used >= r->err_size) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->err + used, r->err_size - (size_t)used, fmt, ap);
+    va_end(ap);
+}
+
+static int next_int(reader *r, int lo, int hi, const char *what) {
+    if (r->failed) return lo;
+    if (r->at >= r->n) {
+        fail(r, "program ends inside %s", what);
+        return lo;
+    }
+    int v = r->p[r->at++];
+    if (v < lo || v > hi) {
+        fail(r, "%s = %d outside [%d, %d]", what, v, lo, hi);
+        return lo;
+    }
+    return v;
+}
+
+typedef struct {
+    int n_buffers, n_planes;
+    int *buf_c, *buf_h, *buf_w, *first_plane, *plane_buffer;
+    size_t *buf_offset;
+    size_t n_weights;
+} layout;
+
+static void *keep(lhr_engine *e, size_t bytes) {
+    if (e->n_allocs == e->cap_allocs) {
+        int cap = e->cap_allocs ? 2 * e->cap_allocs : 256;
+        void **grown = realloc(e->allocs, sizeof(void *) * (size_t)cap);
+        if (!grown) return NULL;
+        e->allocs = grown;
+        e->cap_allocs = cap;
+    }
+    void *p = calloc(1, bytes ? bytes : 1);
+    if (p) e->allocs[e->n_allocs++] = p;
+    return p;
+}
+
+/* A view of `count` planes, each h x w, resolved to pointers. */
+static const float **read_view(reader *r, lhr_engine *e, const layout *l, int count, int h, int w, const char *what) {
+    int n = next_int(r, 0, l->n_planes, what);
+    if (r->failed) return NULL;
+    if (n != count) {
+        fail(r, "%s lists %d planes, expected %d", what, n, count);
+        return NULL;
+    }
+    const float **v = keep(e, sizeof(float *) * (size_t)(count ? count : 1));
+    if (!v) {
+        fail(r, "out of memory");
+        return NULL;
+    }
+    for (int i = 0; i < count; i++) {
+        int plane = next_int(r, 0, l->n_planes - 1, what);
+        if (r->failed) return NULL;
+        int b = l->plane_buffer[plane];
+        if (l->buf_h[b] != h || l->buf_w[b] != w) {
+            fail(r, "%s plane %d is %dx%d, expected %dx%d", what, plane, l->buf_h[b], l->buf_w[b], h, w);
+            return NULL;
+        }
+        v[i] = e->arena + l->buf_offset[b] + (size_t)(plane - l->first_plane[b]) * (size_t)h * (size_t)w;
+    }
+    return v;
+}
+
+static const float *read_weights(reader *r, lhr_engine *e, const layout *l, size_t count, const char *what) {
+    int offset = next_int(r, 0, INT32_MAX, what);
+    if (r->failed) return NULL;
+    if ((size_t)offset + count > l->n_weights) {
+        fail(r, "%s reads weights [%d, %zu) beyond the %zu stored", what, offset, (size_t)offset + count, l->n_weights);
+        return NULL;
+    }
+    return e->weights + offset;
+}
+
+static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
+
+static int read_op(reader *r, lhr_engine *e, const layout *l, engine_op *op) {
+    op->kind = next_int(r, OP_CONV, OP_BILINEAR_ADD, "op kind");
+    op->act = next_int(r, ACT_NONE, ACT_SIGMOID, "activation");
+    op->cin = next_int(r, 1, 1 << 16, "input channels");
+    op->cout = next_int(r, 1, 1 << 16, "output channels");
+    op->in_h = next_int(r, 1, LHRN_MAX_DIM, "input height");
+    op->in_w = next_int(r, 1, LHRN_MAX_DIM, "input width");
+    op->out_h = next_int(r, 1, LHRN_MAX_DIM, "output height");
+    op->out_w = next_int(r, 1, LHRN_MAX_DIM, "output width");
+    if (r->failed) return 0;
+    size_t scratch = 0;
+    switch (op->kind) {
+    case OP_CONV:
+        op->kernel = next_int(r, 1, 7, "kernel");
+        op->stride = next_int(r, 1, 4, "stride");
+        op->pad = next_int(r, 0, 3, "padding");
+        if (r->failed) return 0;
+        if (op->out_h != (op->in_h + 2 * op->pad - op->kernel) / op->stride + 1 ||
+            op->out_w != (op->in_w + 2 * op->pad - op->kernel) / op->stride + 1) {
+            fail(r, "conv output size does not follow from its input");
+            return 0;
+        }
+        op->weights = read_weights(r, e, l, (size_t)op->cout * op->cin * op->kernel * op->kernel, "conv weights");
+        op->bias = read_weights(r, e, l, (size_t)op->cout, "conv bias");
+        op->in = read_view(r, e, l, op->cin, op->in_h, op->in_w, "conv input");
+        op->out = read_view(r, e, l, op->cout, op->out_h, op->out_w, "conv output");
+        scratch = (size_t)op->cin * op->kernel * op->kernel * op->out_h * op->out_w;
+        break;
+    case OP_DEPTHWISE:
+        op->stride = next_int(r, 1, 2, "stride");
+        op->shift = next_int(r, -1, 12, "scale shift");
+        if (r->failed) return 0;
+        if (op->cin != op->cout || op->out_h != (op->in_h - 1) / op->stride + 1 ||
+            op->out_w != (op->in_w - 1) / op->stride + 1) {
+            fail(r, "depthwise shapes do not agree");
+            return 0;
+        }
+        op->weights = read_weights(r, e, l, (size_t)op->cin * 9, "depthwise weights");
+        op->bias = read_weights(r, e, l, (size_t)op->cin, "depthwise bias");
+        op->in = read_view(r, e, l, op->cin, op->in_h, op->in_w, "depthwise input");
+        op->out = read_view(r, e, l, op->cout, op->out_h, op->out_w, "depthwise output");
+        if (op->shift >= 0) {
+            if ((op->in_h >> op->shift) << op->shift != op->in_h || (op->in_w >> op->shift) << op->shift != op->in_w) {
+                fail(r, "depthwise scale maps do not tile the input");
+                return 0;
+            }
+            op->aux = read_view(r, e, l, op->cin, op->in_h >> op->shift, op->in_w >> op->shift, "depthwise scales");
+        }
+        {
+            size_t flat = (size_t)(op->in_h + 2) * (size_t)(op->in_w + 2) * 3 + (size_t)op->in_w + 6 * 32;
+            size_t rows = 3 * (size_t)((op->in_w + 2 + 15) / 16 * 16 + 16) * 2 + 6 * 16 + (size_t)op->in_w + 32;
+            scratch = max_size(flat, rows);
+        }
+        break;
+    case OP_POINTWISE:
+        if (op->in_h != op->out_h || op->in_w != op->out_w) {
+            fail(r, "pointwise output size differs from its input");
+            return 0;
+        }
+        op->weights = read_weights(r, e, l, (size_t)op->cout * op->cin, "pointwise weights");
+        op->bias = read_weights(r, e, l, (size_t)op->cout, "pointwise bias");
+        op->in = read_view(r, e, l, op->cin, op->in_h, op->in_w, "pointwise input");
+        op->out = read_view(r, e, l, op->cout, op->out_h, op->out_w, "pointwise output");
+        break;
+    case OP_POOL:
+        op->kernel = op->out_h ? op->in_h / op->out_h : 0;
+        op->pad = op->out_w ? op->in_w / op->out_w : 0;
+        if (op->cin != op->cout || op->kernel * op->out_h != op->in_h || op->pad * op->out_w != op->in_w) {
+            fail(r, "pool windows do not tile the input");
+            return 0;
+        }
+        op->in = read_view(r, e, l, op->cin, op->in_h, op->in_w, "pool input");
+        op->out = read_view(r, e, l, op->cout, op->out_h, op->out_w, "pool output");
+        scratch = (size_t)op->in_w;
+        break;
+    case OP_SCALE:
+        if (op->cin != op->cout || op->in_h != op->out_h || op->in_w != op->out_w) {
+            fail(r, "scale shapes do not agree");
+            return 0;
+        }
+        op->in = read_view(r, e, l, op->cin, op->in_h, op->in_w, "scale input");
+        op->aux = read_view(r, e, l, op->cin, 1, 1, "scale factors");
+        op->out = read_view(r, e, l, op->cout, op->out_h, op->out_w, "scale output");
+        break;
+    case OP_SUM: {
+        op->n_terms = next_int(r, 1, 64, "sum terms");
+        if (r->failed) return 0;
+        int *shifts = keep(e, sizeof(int) * (size_t)op->n_terms);
+        float *coefs = keep(e, sizeof(float) * (size_t)op->n_terms);
+        const float ***terms = keep(e, sizeof(float **) * (size_t)op->n_terms);
+        if (!shifts || !coefs || !terms) {
+            fail(r, "out of memory");
+            return 0;
+        }
+        for (int t = 0; t < op->n_terms; t++) {
+            shifts[t] = next_int(r, 0, 12, "sum term shift");
+            coefs[t] = (float)next_int(r, -16, 16, "sum term coefficient");
+            if (r->failed) return 0;
+            if ((op->out_h >> shifts[t]) << shifts[t] != op->out_h || (op->out_w >> shifts[t]) << shifts[t] != op->out_w) {
+                fail(r, "sum term does not tile the output");
+                return 0;
+            }
+            terms[t] = read_view(r, e, l, op->cout, op->out_h >> shifts[t], op->out_w >> shifts[t], "sum term");
+        }
+        op->term_shift = shifts;
+        op->term_coef = coefs;
+        op->term_in = terms;
+        op->out = read_view(r, e, l, op->cout, op->out_h, op->out_w, "sum output");
+        scratch = (size_t)op->out_w;
+        break;
+    }
+    case OP_BILINEAR_ADD:
+        if (op->cin != op->cout) {
+            fail(r, "bilinear add channels differ");
+            return 0;
+        }
+        op->in = read_view(r, e, l, op->cout, op->out_h, op->out_w, "bilinear add input");
+        op->aux = read_view(r, e, l, op->cout, op->in_h, op->in_w, "bilinear add source");
+        op->out = read_view(r, e, l, op->cout, op->out_h, op->out_w, "bilinear add output");
+        break;
+    default:
+        break;
+    }
+    if (r->failed) return 0;
+    e->scratch_floats = max_size(e->scratch_floats, scratch);
+    return 1;
+}
+
+static lhr_status parse_program(reader *r, lhr_engine *e, layout *l) {
+    l->n_buffers = next_int(r, 1, 1 << 20, "buffer count");
+    if (r->failed) return LHR_ERR_BAD_MODEL;
+    int nb = l->n_buffers;
+    l->buf_c = keep(e, sizeof(int) * (size_t)nb);
+    l->buf_h = keep(e, sizeof(int) * (size_t)nb);
+    l->buf_w = keep(e, sizeof(int) * (size_t)nb);
+    l->first_plane = keep(e, sizeof(int) * (size_t)nb);
+    l->buf_offset = keep(e, sizeof(size_t) * (size_t)nb);
+    if (!l->buf_c || !l->buf_h || !l->buf_w || !l->first_plane || !l->buf_offset) return LHR_ERR_NO_MEMORY;
+    long long planes = 0;
+    size_t need = 0;
+    for (int b = 0; b < nb; b++) {
+        l->buf_c[b] = next_int(r, 1, 1 << 16, "buffer channels");
+        l->buf_h[b] = next_int(r, 1, LHRN_MAX_DIM, "buffer height");
+        l->buf_w[b] = next_int(r, 1, LHRN_MAX_DIM, "buffer width");
+        l->buf_offset[b] = (size_t)next_int(r, 0, INT32_MAX, "buffer offset");
+        if (r->failed) return LHR_ERR_BAD_MODEL;
+        l->first_plane[b] = (int)planes;
+        planes += l->buf_c[b];
+        if (planes > (1 << 24)) {
+            fail(r, "too many planes");
+            return LHR_ERR_BAD_MODEL;
+        }
+        need = max_size(need, l->buf_offset[b] + (size_t)l->buf_c[b] * l->buf_h[b] * l->buf_w[b]);
+    }
+    size_t arena = (size_t)next_int(r, 1, INT32_MAX, "arena size");
+    if (r->failed) return LHR_ERR_BAD_MODEL;
+    if (need > arena) {
+        fail(r, "buffers need %zu floats, the arena has %zu", need, arena);
+        return LHR_ERR_BAD_MODEL;
+    }
+    l->n_planes = (int)planes;
+    l->plane_buffer = keep(e, sizeof(int) * (size_t)(planes ? planes : 1));
+    e->arena = keep(e, sizeof(float) * (arena + 16)); /* slack: kernels read whole vectors past a row */
+    if (!l->plane_buffer || !e->arena) return LHR_ERR_NO_MEMORY;
+    for (int b = 0; b < nb; b++)
+        for (int c = 0; c < l->buf_c[b]; c++) l->plane_buffer[l->first_plane[b] + c] = b;
+
+    int in_b = next_int(r, 0, nb - 1, "input buffer");
+    int out_b = next_int(r, 0, nb - 1, "output buffer");
+    if (r->failed) return LHR_ERR_BAD_MODEL;
+    e->in_c = l->buf_c[in_b], e->in_h = l->buf_h[in_b], e->in_w = l->buf_w[in_b];
+    e->out_c = l->buf_c[out_b], e->out_h = l->buf_h[out_b], e->out_w = l->buf_w[out_b];
+    e->input_planes = keep(e, sizeof(float *) * (size_t)e->in_c);
+    e->output_planes = keep(e, sizeof(float *) * (size_t)e->out_c);
+    if (!e->input_planes || !e->output_planes) return LHR_ERR_NO_MEMORY;
+    for (int c = 0; c < e->in_c; c++) e->input_planes[c] = e->arena + l->buf_offset[in_b] + (size_t)c * e->in_h * e->in_w;
+    for (int c = 0; c < e->out_c; c++)
+        e->output_planes[c] = e->arena + l->buf_offset[out_b] + (size_t)c * e->out_h * e->out_w;
+
+    e->n_ops = next_int(r, 1, 1 << 20, "op count");
+    if (r->failed) return LHR_ERR_BAD_MODEL;
+    e->ops = keep(e, sizeof(engine_op) * (size_t)e->n_ops);
+    if (!e->ops) return LHR_ERR_NO_MEMORY;
+    for (int i = 0; i < e->n_ops; i++) {
+        if (!read_op(r, e, l, &e->ops[i])) {
+            if (!r->failed) fail(r, "op %d is malformed", i);
+            return LHR_ERR_BAD_MODEL;
+        }
+    }
+    if (r->at != r->n) {
+        fail(r, "%zu unread values after the last op", r->n - r->at);
+        return LHR_ERR_BAD_MODEL;
+    }
+    size_t conv_rows = 0;
+    for (int i = 0; i < e->n_ops; i++)
+        if (e->ops[i].kind == OP_CONV) conv_rows = max_size(conv_rows, (size_t)e->ops[i].cin * e->ops[i].kernel * e->ops[i].kernel);
+    e->scratch_floats = (e->scratch_floats + 15) / 16 * 16; /* keeps the row pointers after it aligned */
+    e->scratch = keep(e, sizeof(float) * (e->scratch_floats + 64) + sizeof(float *) * conv_rows);
+    if (!e->scratch) return LHR_ERR_NO_MEMORY;
+    return LHR_OK;
+}
+
+void lhr_engine_close(lhr_engine *engine) {
+    if (!engine) return;
+    for (int i = 0; i < engine->n_allocs; i++) free(engine->allocs[i]);
+    free(engine->allocs);
+    free(engine->weights);
+    free(engine->metadata);
+    free(engine);
+}
+
+static lhr_status open_error(char *errbuf, size_t errbuf_size, lhr_status status, const char *fmt, const char *path,
+                             const char *detail) {
+    if (errbuf && errbuf_size) snprintf(errbuf, errbuf_size, fmt, path, detail);
+    return status;
+}
+
+lhr_status lhr_engine_open(const char *path, lhr_engine **engine, char *errbuf, size_t errbuf_size) {
+    if (errbuf && errbuf_size) errbuf[0] = '\0';
+    if (!engine) return open_error(errbuf, errbuf_size, LHR_ERR_INVALID_ARGUMENT, "%s%s", "engine", " is NULL");
+    *engine = NULL;
+    if (!path) return open_error(errbuf, errbuf_size, LHR_ERR_INVALID_ARGUMENT, "%s%s", "path", " is NULL");
+    FILE *f = fopen(path, "rb");
+    if (!f) return open_error(errbuf, errbuf_size, LHR_ERR_IO, "%s: %s", path, "cannot open the file");
+    char magic[8];
+    uint32_t counts[3];
+    if (fread(magic, 1, 8, f) != 8 || memcmp(magic, LHRN_MAGIC, 8) != 0 || fread(counts, 4, 3, f) != 3) {
+        fclose(f);
+        return open_error(errbuf, errbuf_size, LHR_ERR_BAD_MODEL, "%s: %s", path, "not a lite-hrnet engine program (.lhrn)");
+    }
+    lhr_engine *e = calloc(1, sizeof(*e));
+    int32_t *program = malloc(sizeof(int32_t) * (counts[0] ? counts[0] : 1));
+    if (e) e->weights = malloc(sizeof(float) * (counts[1] ? counts[1] : 1));
+    if (e) e->metadata = malloc((size_t)counts[2] + 1);
+    if (!e || !program || !e->weights || !e->metadata) {
+        fclose(f);
+        free(program);
+        lhr_engine_close(e);
+        return open_error(errbuf, errbuf_size, LHR_ERR_NO_MEMORY, "%s: %s", path, "out of memory");
+    }
+    int complete = fread(program, 4, counts[0], f) == counts[0] && fread(e->weights, 4, counts[1], f) == counts[1] &&
+                   fread(e->metadata, 1, counts[2], f) == counts[2];
+    fclose(f);
+    if (!complete) {
+        free(program);
+        lhr_engine_close(e);
+        return open_error(errbuf, errbuf_size, LHR_ERR_BAD_MODEL, "%s: %s", path, "the file is truncated");
+    }
+    e->metadata[counts[2]] = '\0';
+    char local_err[LHR_ERROR_SIZE];
+    reader r = {program, counts[0], 0, 0, errbuf && errbuf_size ? errbuf : local_err,
+                errbuf && errbuf_size ? errbuf_size : sizeof local_err, path};
+    layout l = {0};
+    l.n_weights = counts[1];
+    lhr_status status = parse_program(&r, e, &l);
+    free(program);
+    if (status == LHR_ERR_NO_MEMORY && !r.failed) fail(&r, "out of memory");
+    if (status != LHR_OK) {
+        lhr_engine_close(e);
+        return status;
+    }
+    *engine = e;
+    return LHR_OK;
+}
+
+void lhr_engine_input_shape(const lhr_engine *engine, int *channels, int *height, int *width) {
+    if (channels) *channels = engine ? engine->in_c : 0;
+    if (height) *height = engine ? engine->in_h : 0;
+    if (width) *width = engine ? engine->in_w : 0;
+}
+
+void lhr_engine_output_shape(const lhr_engine *engine, int *channels, int *height, int *width) {
+    if (channels) *channels = engine ? engine->out_c : 0;
+    if (height) *height = engine ? engine->out_h : 0;
+    if (width) *width = engine ? engine->out_w : 0;
+}
+
+const char *lhr_engine_metadata_json(const lhr_engine *engine) {
+    return engine && engine->metadata && engine->metadata[0] ? engine->metadata : "{}";
+}
+
+lhr_status lhr_engine_run(lhr_engine *engine, const float *input, float *output) {
+    if (!engine || !input || !output) return LHR_ERR_INVALID_ARGUMENT;
+    size_t in_plane = (size_t)engine->in_h * engine->in_w, out_plane = (size_t)engine->out_h * engine->out_w;
+    for (int c = 0; c < engine->in_c; c++) memcpy(engine->input_planes[c], input + c * in_plane, sizeof(float) * in_plane);
+    float *scratch = engine->scratch;
+    const float **rows = (const float **)(void *)(scratch + engine->scratch_floats + 64);
+    for (int i = 0; i < engine->n_ops; i++) {
+        const engine_op *op = &engine->ops[i];
+        switch (op->kind) {
+        case OP_CONV: conv_dense(op, scratch, rows); break;
+        case OP_DEPTHWISE: depthwise(op, scratch); break;
+        case OP_POINTWISE:
+            pointwise(op->weights, op->bias, op->in, op->out, op->cin, op->cout, op->in_h * op->in_w, op->act);
+            break;
+        case OP_POOL: pool(op, scratch); break;
+        case OP_SCALE: scale_channels(op); break;
+        case OP_SUM: sum_terms(op, scratch); break;
+        case OP_BILINEAR_ADD: bilinear_add(op); break;
+        default: break;
+        }
+    }
+    for (int c = 0; c < engine->out_c; c++) memcpy(output + c * out_plane, engine->output_planes[c], sizeof(float) * out_plane);
+    return LHR_OK;
+}
