@@ -40,6 +40,9 @@ enum { ACT_NONE = 0, ACT_RELU = 1, ACT_SIGMOID = 2 };
 #define LHR_HOT
 #endif
 
+/* Helpers of the hot kernels are inlined into each of them, so they are compiled for the same target. */
+#define LHR_INLINE static inline __attribute__((always_inline))
+
 /* 16 floats; aligned(4) makes every load and store an unaligned one, so planes need no padding. */
 typedef float v16 __attribute__((vector_size(64), aligned(4)));
 typedef int32_t vi16 __attribute__((vector_size(64), aligned(4)));
@@ -77,13 +80,13 @@ struct lhr_engine {
 
 /* ------------------------------------------------------------------ kernels */
 
-static inline v16 v16_splat(float x) { return (v16){0} + x; }
+LHR_INLINE v16 v16_splat(float x) { return (v16){0} + x; }
 
-static inline v16 v16_select(vi16 mask, v16 yes, v16 no) { return (v16)(((vi16)yes & mask) | ((vi16)no & ~mask)); }
+LHR_INLINE v16 v16_select(vi16 mask, v16 yes, v16 no) { return (v16)(((vi16)yes & mask) | ((vi16)no & ~mask)); }
 
 /* exp(x) to about 1 ulp: x = n ln2 + r with |r| <= ln2 / 2, a degree-7 polynomial for exp(r), 2^n in
  * the exponent bits. Inputs are clamped to [-87, 88], where float32 exp is finite and normal. */
-static inline v16 v16_exp(v16 x) {
+LHR_INLINE v16 v16_exp(v16 x) {
     const v16 hi = v16_splat(88.0f), lo = v16_splat(-87.0f);
     x = v16_select(x > hi, hi, x);
     x = v16_select(x < lo, lo, x);
@@ -102,7 +105,7 @@ static inline v16 v16_exp(v16 x) {
     return p * (v16)bits;
 }
 
-static inline v16 v16_act(v16 a, int act) {
+LHR_INLINE v16 v16_act(v16 a, int act) {
     if (act == ACT_RELU) {
         v16 zero = {0};
         return (v16)((vi16)a & (a > zero));
@@ -111,7 +114,7 @@ static inline v16 v16_act(v16 a, int act) {
     return a;
 }
 
-static inline float scalar_act(float a, int act) {
+LHR_INLINE float scalar_act(float a, int act) {
     if (act == ACT_RELU) return a > 0.0f ? a : 0.0f;
     if (act == ACT_SIGMOID) return 1.0f / (1.0f + expf(-a));
     return a;
@@ -123,6 +126,21 @@ static inline float scalar_act(float a, int act) {
 LHR_HOT static void pointwise(const float *w, const float *bias, const float **x, const float **y_const, int k_in, int m_out,
                       int n, int act) {
     float **y = (float **)y_const;
+    if (n == 1 && k_in <= 1024) { /* a matrix-vector product (the spatial weighting's 1 x 1 maps): dot products over k */
+        float xv[1024 + 16];
+        for (int k = 0; k < k_in; k++) xv[k] = x[k][0];
+        for (int m = 0; m < m_out; m++) {
+            const float *wm = w + (size_t)m * k_in;
+            v16 a = v16_splat(0.0f);
+            int k = 0;
+            for (; k + 16 <= k_in; k += 16) a += V16_LOAD(wm + k) * V16_LOAD(xv + k);
+            float s = bias[m];
+            for (int l = 0; l < 16; l++) s += a[l];
+            for (; k < k_in; k++) s += wm[k] * xv[k];
+            y[m][0] = scalar_act(s, act);
+        }
+        return;
+    }
     int p = 0;
     for (; p + 32 <= n; p += 32) {
         int m = 0;
@@ -139,6 +157,23 @@ LHR_HOT static void pointwise(const float *w, const float *bias, const float **x
                 }
             }
             for (int i = 0; i < 8; i++) {
+                V16_STORE(y[m + i] + p, v16_act(acc[i][0], act));
+                V16_STORE(y[m + i] + p + 16, v16_act(acc[i][1], act));
+            }
+        }
+        for (; m + 4 <= m_out; m += 4) {
+            v16 acc[4][2];
+            for (int i = 0; i < 4; i++) acc[i][0] = acc[i][1] = v16_splat(bias[m + i]);
+            for (int k = 0; k < k_in; k++) {
+                v16 x0 = V16_LOAD(x[k] + p), x1 = V16_LOAD(x[k] + p + 16);
+                const float *wk = w + (size_t)m * k_in + k;
+                for (int i = 0; i < 4; i++) {
+                    float wi = wk[(size_t)i * k_in];
+                    acc[i][0] += wi * x0;
+                    acc[i][1] += wi * x1;
+                }
+            }
+            for (int i = 0; i < 4; i++) {
                 V16_STORE(y[m + i] + p, v16_act(acc[i][0], act));
                 V16_STORE(y[m + i] + p + 16, v16_act(acc[i][1], act));
             }
@@ -181,12 +216,23 @@ LHR_HOT static void pointwise(const float *w, const float *bias, const float **x
     }
 }
 
+/* Lane l of the result is lane l >> shift of v: nearest upsampling of 16 >> shift values. */
+LHR_INLINE v16 v16_repeat(v16 v, int shift) {
+    static const vi16 idx[4] = {
+        {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
+        {0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7},
+        {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3},
+        {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1},
+    };
+    return __builtin_shuffle(v, idx[shift]);
+}
+
 /* Input row y of a plane, zero-bordered: dst[0] = dst[w + 1] = 0, dst[1 + x] = src[y][x] times the
  * scale map (2^shift times smaller, when one is given: the cross-resolution weights). Rows outside
  * the plane are zeros. `up` holds the current scale row expanded to full width; rows must come
  * in increasing order. Whole vectors are read past the row's end (the arena and the scratch have
  * slack for that) and the right border is zeroed afterwards. */
-static void padded_row(const float *src, const float *scale, int shift, int y, int h, int w, float *dst, int pitch,
+LHR_INLINE void padded_row(const float *src, const float *scale, int shift, int y, int h, int w, float *dst, int pitch,
                        float *up) {
     if (y < 0 || y >= h) {
         memset(dst, 0, sizeof(float) * (size_t)pitch);
@@ -198,21 +244,24 @@ static void padded_row(const float *src, const float *scale, int shift, int y, i
     if (scale) {
         int repeat = 1 << shift, scale_w = w >> shift;
         const float *u = scale + (size_t)(y >> shift) * scale_w;
-        if (shift > 0) {
+        if (shift == 0) {
+            for (int x = 0; x < w; x += 16) V16_STORE(row + x, V16_LOAD(s + x) * V16_LOAD(u + x));
+        } else if (shift <= 3) {
+            for (int x = 0; x < w; x += 16) V16_STORE(row + x, V16_LOAD(s + x) * v16_repeat(V16_LOAD(u + (x >> shift)), shift));
+        } else {
             if ((y & (repeat - 1)) == 0) {
                 for (int sx = 0; sx < scale_w; sx++)
                     for (int k = 0; k < repeat; k++) up[sx * repeat + k] = u[sx];
             }
-            u = up;
+            for (int x = 0; x < w; x += 16) V16_STORE(row + x, V16_LOAD(s + x) * V16_LOAD(up + x));
         }
-        for (int x = 0; x < w; x += 16) V16_STORE(row + x, V16_LOAD(s + x) * V16_LOAD(u + x));
     } else {
         for (int x = 0; x < w; x += 16) V16_STORE(row + x, V16_LOAD(s + x));
     }
     V16_STORE(row + w, v16_splat(0.0f)); /* the right border, and what the last vector read past it */
 }
 
-static inline void store_row_part(float *dst, v16 v, int count) {
+LHR_INLINE void store_row_part(float *dst, v16 v, int count) {
     if (count >= 16) {
         V16_STORE(dst, v);
     } else {
@@ -223,7 +272,7 @@ static inline void store_row_part(float *dst, v16 v, int count) {
 }
 
 /* Stride-2 depthwise convolution of channel c of a large plane, through three padded input rows at a time. */
-static void depthwise_rows_stride2(const engine_op *op, int c, float *scratch) {
+LHR_HOT static void depthwise_rows_stride2(const engine_op *op, int c, float *scratch) {
     int h = op->in_h, w = op->in_w, ho = op->out_h, wo = op->out_w;
     int pitch = (w + 2 + 15) / 16 * 16 + 16; /* one row plus a vector of slack */
     int half = pitch / 2 + 16;
@@ -273,7 +322,7 @@ static void depthwise_rows_stride2(const engine_op *op, int c, float *scratch) {
 
 /* The whole plane zero-bordered into pad ((h + 2) x (w + 2), row pitch w + 2, plus slack). Rows are
  * written in order, each in whole vectors that may run into the next rows (which are written after). */
-static void padded_plane(const float *src, const float *scale, int shift, int h, int w, float *pad, float *up) {
+LHR_INLINE void padded_plane(const float *src, const float *scale, int shift, int h, int w, float *pad, float *up) {
     int pitch = w + 2;
     for (int y = -1; y <= h; y++) padded_row(src, scale, shift, y, h, w, pad + (size_t)(y + 1) * pitch, pitch, up);
     memset(pad + (size_t)(h + 1) * pitch, 0, sizeof(float) * ((size_t)pitch + 32));
@@ -281,7 +330,7 @@ static void padded_plane(const float *src, const float *scale, int shift, int h,
 
 /* Rows of a result computed with row pitch `pitch` copied to a dense h x w plane (exact length:
  * the plane after this one may be live). */
-static void copy_rows(const float *res, int pitch, int h, int w, float *out) {
+LHR_INLINE void copy_rows(const float *res, int pitch, int h, int w, float *out) {
     for (int y = 0; y < h; y++) {
         const float *r = res + (size_t)y * pitch;
         float *o = out + (size_t)y * w;
@@ -291,11 +340,78 @@ static void copy_rows(const float *res, int pitch, int h, int w, float *out) {
     }
 }
 
+/* The even and odd columns of an h x w plane (w even) zero-padded by one on every side, rows `half`
+ * = (w + 2) / 2 apart: odd[r][j] = pad[r][2j + 1] = src[r - 1][2j], even[r][j + 1] = pad[r][2j + 2]
+ * = src[r - 1][2j + 1]. Rows go in order and each row's borders are set after its vectors, which
+ * may run into the next rows (written later); 32 floats of slack follow each array. */
+LHR_INLINE void split_columns(const float *src, int h, int w, float *even, float *odd, int half) {
+    const vi16 even_idx = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
+    const vi16 odd_idx = even_idx + 1;
+    memset(even, 0, sizeof(float) * (size_t)half);
+    memset(odd, 0, sizeof(float) * (size_t)half);
+    for (int y = 0; y < h; y++) {
+        float *e = even + (size_t)(y + 1) * half, *od = odd + (size_t)(y + 1) * half;
+        const float *row = src + (size_t)y * w;
+        for (int j = 0; 2 * j < w; j += 16) {
+            v16 lo = V16_LOAD(row + 2 * j), hi = V16_LOAD(row + 2 * j + 16);
+            V16_STORE(od + j, __builtin_shuffle(lo, hi, even_idx));
+            V16_STORE(e + 1 + j, __builtin_shuffle(lo, hi, odd_idx));
+        }
+        e[0] = 0.0f;
+        od[w / 2] = 0.0f;
+    }
+    memset(even + (size_t)(h + 1) * half, 0, sizeof(float) * ((size_t)half + 32));
+    memset(odd + (size_t)(h + 1) * half, 0, sizeof(float) * ((size_t)half + 32));
+}
+
+/* One vector of 3x3 depthwise outputs: taps at p0/p1/p2 (stride 1) or at even/odd columns (stride 2). */
+#define DW_TAPS_S1(p0, p1, p2, i)                                                                             \
+    (b + (kv[0] * V16_LOAD(p0 + i) + kv[1] * V16_LOAD(p0 + i + 1) + kv[2] * V16_LOAD(p0 + i + 2)) +          \
+     (kv[3] * V16_LOAD(p1 + i) + kv[4] * V16_LOAD(p1 + i + 1) + kv[5] * V16_LOAD(p1 + i + 2)) +               \
+     (kv[6] * V16_LOAD(p2 + i) + kv[7] * V16_LOAD(p2 + i + 1) + kv[8] * V16_LOAD(p2 + i + 2)))
+#define DW_TAPS_S2(e0, o0, e1, o1, e2, o2, i)                                                                 \
+    (b + (kv[0] * V16_LOAD(e0 + i) + kv[1] * V16_LOAD(o0 + i) + kv[2] * V16_LOAD(e0 + i + 1)) +              \
+     (kv[3] * V16_LOAD(e1 + i) + kv[4] * V16_LOAD(o1 + i) + kv[5] * V16_LOAD(e1 + i + 1)) +                   \
+     (kv[6] * V16_LOAD(e2 + i) + kv[7] * V16_LOAD(o2 + i) + kv[8] * V16_LOAD(e2 + i + 1)))
+
+/* Output rows from a padded plane whose rows are `pitch` apart (stride 1: the padded plane; stride 2:
+ * its even and odd columns, a padded row being pitch / 2 apart there). Wide rows are written in
+ * place; narrow planes are computed as one flat run across row ends, then copied out. */
+LHR_INLINE void dw_plane(const float *pad, const float *even, const float *odd,
+                                                           int stride, int pitch, const v16 kv[9], v16 b, int act,
+                                                           int ho, int wo, float *res, float *out) {
+    int step = stride == 1 ? pitch : pitch / 2;
+    const float *p0 = stride == 1 ? pad : even, *p1 = p0 + step, *p2 = p1 + step;
+    const float *o0 = odd, *o1 = odd + step, *o2 = o1 + step;
+    if (wo >= 16) {
+        for (int y = 0; y < ho; y++) {
+            size_t r = (size_t)y * pitch; /* stride 2: output row y starts at even/odd[y * pitch] */
+            float *o = out + (size_t)y * wo;
+            int x = 0;
+            for (; x + 16 <= wo; x += 16) {
+                v16 a = stride == 1 ? DW_TAPS_S1(p0, p1, p2, r + x) : DW_TAPS_S2(p0, o0, p1, o1, p2, o2, r + x);
+                V16_STORE(o + x, v16_act(a, act));
+            }
+            if (x < wo) {
+                v16 a = stride == 1 ? DW_TAPS_S1(p0, p1, p2, r + x) : DW_TAPS_S2(p0, o0, p1, o1, p2, o2, r + x);
+                store_row_part(o + x, v16_act(a, act), wo - x);
+            }
+        }
+        return;
+    }
+    int n = ho * pitch;
+    for (int i = 0; i < n; i += 16) {
+        v16 a = stride == 1 ? DW_TAPS_S1(p0, p1, p2, i) : DW_TAPS_S2(p0, o0, p1, o1, p2, o2, i);
+        V16_STORE(res + i, v16_act(a, act));
+    }
+    copy_rows(res, pitch, ho, wo, out);
+}
+
 /* 3x3 depthwise convolution, padding 1, stride 1 or 2, on each channel: out = act(k * (x .* up(scale)) + b).
  *
  * The padded plane is treated as one flat array: with row pitch P = w + 2, output (y, x) is
  * sum k[dy][dx] pad[(y + dy) P + x + dx], a 1-D convolution with 9 fixed offsets, so whole
- * vectors run across row ends (the two columns computed past each row are dropped). Stride 2
+ * vectors may run across row ends (the two columns computed past each row are dropped). Stride 2
  * splits the padded plane into even and odd columns first (P is even), so its taps are unit-stride
  * too. Planes too large for that to stay in cache go through three padded rows at a time. */
 LHR_HOT static void depthwise(const engine_op *op, float *scratch) {
@@ -310,66 +426,67 @@ LHR_HOT static void depthwise(const engine_op *op, float *scratch) {
     const vi16 even_idx = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
     const vi16 odd_idx = even_idx + 1;
     for (int c = 0; c < op->cin; c++) {
-        const float *k = op->weights + (size_t)c * 9;
-        const float *in = op->in[c], *scale = op->aux ? op->aux[c] : NULL;
-        v16 b = v16_splat(op->bias[c]);
-        float *out = (float *)op->out[c];
         if (!flat) {
             depthwise_rows_stride2(op, c, scratch);
             continue;
         }
-        padded_plane(in, scale, op->shift, h, w, pad, up);
-        if (op->stride == 1) {
-            const float *p0 = pad, *p1 = pad + pitch, *p2 = pad + 2 * (size_t)pitch;
-            int n = h * pitch;
-            for (int i = 0; i < n; i += 16) {
-                v16 a = b;
-                a += k[0] * V16_LOAD(p0 + i) + k[1] * V16_LOAD(p0 + i + 1) + k[2] * V16_LOAD(p0 + i + 2);
-                a += k[3] * V16_LOAD(p1 + i) + k[4] * V16_LOAD(p1 + i + 1) + k[5] * V16_LOAD(p1 + i + 2);
-                a += k[6] * V16_LOAD(p2 + i) + k[7] * V16_LOAD(p2 + i + 1) + k[8] * V16_LOAD(p2 + i + 2);
-                V16_STORE(res + i, v16_act(a, op->act));
-            }
-            copy_rows(res, pitch, ho, wo, out);
-        } else {
+        const float *k = op->weights + (size_t)c * 9;
+        v16 kv[9];
+        for (int t = 0; t < 9; t++) kv[t] = v16_splat(k[t]);
+        v16 b = v16_splat(op->bias[c]);
+        float *out = (float *)op->out[c];
+        if (op->stride == 1 || op->aux) padded_plane(op->in[c], op->aux ? op->aux[c] : NULL, op->shift, h, w, pad, up);
+        if (op->stride == 2 && op->aux) {
             int total = (h + 2) * pitch;
             for (int i = 0; 2 * i < total; i += 16) {
                 v16 lo = V16_LOAD(pad + 2 * i), hi = V16_LOAD(pad + 2 * i + 16);
                 V16_STORE(even + i, __builtin_shuffle(lo, hi, even_idx));
                 V16_STORE(odd + i, __builtin_shuffle(lo, hi, odd_idx));
             }
-            /* Output (y, x) starts at pad[2y P + 2x] = even/odd[y P + x]; a padded row is P / 2 apart there. */
-            const float *e0 = even, *e1 = even + half, *e2 = even + 2 * (size_t)half;
-            const float *o0 = odd, *o1 = odd + half, *o2 = odd + 2 * (size_t)half;
-            int n = ho * pitch;
-            for (int i = 0; i < n; i += 16) {
-                v16 a = b;
-                a += k[0] * V16_LOAD(e0 + i) + k[1] * V16_LOAD(o0 + i) + k[2] * V16_LOAD(e0 + i + 1);
-                a += k[3] * V16_LOAD(e1 + i) + k[4] * V16_LOAD(o1 + i) + k[5] * V16_LOAD(e1 + i + 1);
-                a += k[6] * V16_LOAD(e2 + i) + k[7] * V16_LOAD(o2 + i) + k[8] * V16_LOAD(e2 + i + 1);
-                V16_STORE(res + i, v16_act(a, op->act));
-            }
-            copy_rows(res, pitch, ho, wo, out);
+        } else if (op->stride == 2) {
+            split_columns(op->in[c], h, w, even, odd, half);
         }
+        /* Constant stride and activation per call, so each loop is compiled without branches. */
+        if (op->stride == 1 && op->act == ACT_NONE) dw_plane(pad, even, odd, 1, pitch, kv, b, ACT_NONE, ho, wo, res, out);
+        else if (op->stride == 1 && op->act == ACT_RELU) dw_plane(pad, even, odd, 1, pitch, kv, b, ACT_RELU, ho, wo, res, out);
+        else if (op->stride == 1) dw_plane(pad, even, odd, 1, pitch, kv, b, ACT_SIGMOID, ho, wo, res, out);
+        else if (op->act == ACT_NONE) dw_plane(pad, even, odd, 2, pitch, kv, b, ACT_NONE, ho, wo, res, out);
+        else if (op->act == ACT_RELU) dw_plane(pad, even, odd, 2, pitch, kv, b, ACT_RELU, ho, wo, res, out);
+        else dw_plane(pad, even, odd, 2, pitch, kv, b, ACT_SIGMOID, ho, wo, res, out);
     }
 }
 
-/* Dense convolution (the stem's 3x3 stride-2 conv): gather the patches, then one pointwise product. */
+/* Dense convolution (the stem's 3x3 stride-2 conv): gather the patches, then one pointwise product.
+ * Each input channel is split into `stride` column phases of its zero-padded plane
+ * (phase q, row r, column j = padded[r][j * stride + q]), so every patch row is a contiguous run
+ * of one phase row. Scratch: the phases, then the patch matrix (cin * k * k rows of ho * wo). */
 LHR_HOT static void conv_dense(const engine_op *op, float *scratch, const float **rows) {
-    int kk = op->kernel, ho = op->out_h, wo = op->out_w, n = ho * wo;
+    int kk = op->kernel, st = op->stride, pd = op->pad, ho = op->out_h, wo = op->out_w, n = ho * wo;
+    int ph = op->in_h + 2 * pd, pw = (op->in_w + 2 * pd + st - 1) / st;
+    float *phases = scratch, *cols = scratch + (size_t)st * (ph * pw + 32);
     int r = 0;
     for (int c = 0; c < op->cin; c++) {
+        const float *in = op->in[c];
+        if (st == 2 && pd == 1 && op->in_w % 2 == 0) {
+            split_columns(in, op->in_h, op->in_w, phases, phases + (size_t)ph * pw + 32, pw);
+        } else {
+        for (int q = 0; q < st; q++) {
+            for (int y = 0; y < ph; y++) {
+                int iy = y - pd;
+                float *dst = phases + (size_t)q * ((size_t)ph * pw + 32) + (size_t)y * pw;
+                for (int j = 0; j < pw; j++) {
+                    int ix = j * st + q - pd;
+                    dst[j] = (iy >= 0 && iy < op->in_h && ix >= 0 && ix < op->in_w) ? in[(size_t)iy * op->in_w + ix] : 0.0f;
+                }
+            }
+        }
+        }
         for (int dy = 0; dy < kk; dy++) {
             for (int dx = 0; dx < kk; dx++, r++) {
-                float *col = scratch + (size_t)r * n;
+                float *col = cols + (size_t)r * n;
                 rows[r] = col;
-                for (int y = 0; y < ho; y++) {
-                    int iy = y * op->stride - op->pad + dy;
-                    for (int x = 0; x < wo; x++) {
-                        int ix = x * op->stride - op->pad + dx;
-                        col[(size_t)y * wo + x] =
-                            (iy >= 0 && iy < op->in_h && ix >= 0 && ix < op->in_w) ? op->in[c][(size_t)iy * op->in_w + ix] : 0.0f;
-                    }
-                }
+                const float *phase = phases + (size_t)(dx % st) * ((size_t)ph * pw + 32) + dx / st;
+                for (int y = 0; y < ho; y++) memcpy(col + (size_t)y * wo, phase + (size_t)(y * st + dy) * pw, sizeof(float) * (size_t)wo);
             }
         }
     }
@@ -381,6 +498,25 @@ LHR_HOT static void conv_dense(const engine_op *op, float *scratch, const float 
 LHR_HOT static void pool(const engine_op *op, float *acc) {
     int kh = op->kernel, kw = op->pad, w = op->in_w;
     float inv = 1.0f / (float)(kh * kw);
+    if (op->out_h == 1 && op->out_w == 1) { /* a global mean (spatial weighting): one flat sum per plane */
+        int n = op->in_h * w;
+        for (int c = 0; c < op->cin; c++) {
+            const float *in = op->in[c];
+            v16 a0 = v16_splat(0.0f), a1 = a0;
+            int i = 0;
+            for (; i + 32 <= n; i += 32) {
+                a0 += V16_LOAD(in + i);
+                a1 += V16_LOAD(in + i + 16);
+            }
+            for (; i + 16 <= n; i += 16) a0 += V16_LOAD(in + i);
+            a0 += a1;
+            float sum = 0.0f;
+            for (int l = 0; l < 16; l++) sum += a0[l];
+            for (; i < n; i++) sum += in[i];
+            ((float *)op->out[c])[0] = sum * inv;
+        }
+        return;
+    }
     for (int c = 0; c < op->cin; c++) {
         const float *in = op->in[c];
         float *out = (float *)op->out[c];
@@ -416,7 +552,7 @@ LHR_HOT static void scale_channels(const engine_op *op) {
 }
 
 /* dst[i] += coef * src[i] (or = when `first`) over n floats. */
-static inline void axpy(float *dst, const float *src, float coef, int n, int first) {
+LHR_INLINE void axpy(float *dst, const float *src, float coef, int n, int first) {
     int i = 0;
     if (first) {
         for (; i + 16 <= n; i += 16) V16_STORE(dst + i, coef * V16_LOAD(src + i));
@@ -428,10 +564,11 @@ static inline void axpy(float *dst, const float *src, float coef, int n, int fir
 }
 
 /* out = act(sum_t coef_t * up_t(in_t)), up_t nearest upsampling by 2^shift_t (the fuse layers).
- * Terms at full size are added plane-wide; smaller ones row by row from an expanded row
- * (scratch: w floats), which serves 2^shift output rows. */
-LHR_HOT static void sum_terms(const engine_op *op, float *up) {
+ * Terms at full size are added plane-wide; smaller ones row by row, each vector of a row made
+ * from 16 >> shift source values (shifts above 3, never written by the exporter, go one by one). */
+LHR_HOT static void sum_terms(const engine_op *op, float *scratch) {
     int h = op->out_h, w = op->out_w, n = h * w;
+    (void)scratch;
     for (int c = 0; c < op->cout; c++) {
         float *out = (float *)op->out[c];
         for (int t = 0; t < op->n_terms; t++) {
@@ -442,14 +579,18 @@ LHR_HOT static void sum_terms(const engine_op *op, float *up) {
                 axpy(out, src, coef, n, t == 0);
                 continue;
             }
-            int repeat = 1 << s, small_w = w >> s;
+            int small_w = w >> s;
             for (int y = 0; y < h; y++) {
-                if ((y & (repeat - 1)) == 0) {
-                    const float *row = src + (size_t)(y >> s) * small_w;
-                    for (int sx = 0; sx < small_w; sx++)
-                        for (int k = 0; k < repeat; k++) up[sx * repeat + k] = row[sx];
+                const float *row = src + (size_t)(y >> s) * small_w;
+                float *o = out + (size_t)y * w;
+                int x = 0;
+                if (s <= 3) {
+                    for (; x + 16 <= w; x += 16) {
+                        v16 u = coef * v16_repeat(V16_LOAD(row + (x >> s)), s);
+                        V16_STORE(o + x, t == 0 ? u : V16_LOAD(o + x) + u);
+                    }
                 }
-                axpy(out + (size_t)y * w, up, coef, w, t == 0);
+                for (; x < w; x++) o[x] = (t == 0 ? 0.0f : o[x]) + coef * row[x >> s];
             }
         }
         if (op->act != ACT_NONE) {
@@ -460,11 +601,21 @@ LHR_HOT static void sum_terms(const engine_op *op, float *up) {
     }
 }
 
-/* out = in + bilinear x2 upsampling of aux with aligned corners (the iterative head). */
-static void bilinear_add(const engine_op *op) {
+/* out = in + bilinear upsampling of aux with aligned corners (the iterative head): each output row
+ * blends two source rows (vector), then each output column two entries of that blend.
+ * Scratch: the blended row (ws floats + slack), then per output column its two sources and weight. */
+LHR_HOT static void bilinear_add(const engine_op *op, float *scratch) {
     int h = op->out_h, w = op->out_w, hs = op->in_h, ws = op->in_w;
     float fy = h > 1 ? (float)(hs - 1) / (float)(h - 1) : 0.0f;
     float fx = w > 1 ? (float)(ws - 1) / (float)(w - 1) : 0.0f;
+    float *blend = scratch, *lx = scratch + ws + 16;
+    int *x0 = (int *)(lx + w), *x1 = x0 + w;
+    for (int x = 0; x < w; x++) {
+        float sx = (float)x * fx;
+        x0[x] = (int)sx;
+        x1[x] = x0[x] + 1 < ws ? x0[x] + 1 : ws - 1;
+        lx[x] = sx - (float)x0[x];
+    }
     for (int c = 0; c < op->cout; c++) {
         const float *a = op->in[c], *s = op->aux[c];
         float *out = (float *)op->out[c];
@@ -472,14 +623,13 @@ static void bilinear_add(const engine_op *op) {
             float sy = (float)y * fy;
             int y0 = (int)sy, y1 = y0 + 1 < hs ? y0 + 1 : hs - 1;
             float ly = sy - (float)y0;
-            for (int x = 0; x < w; x++) {
-                float sx = (float)x * fx;
-                int x0 = (int)sx, x1 = x0 + 1 < ws ? x0 + 1 : ws - 1;
-                float lx = sx - (float)x0;
-                float top = s[(size_t)y0 * ws + x0] * (1.0f - lx) + s[(size_t)y0 * ws + x1] * lx;
-                float bottom = s[(size_t)y1 * ws + x0] * (1.0f - lx) + s[(size_t)y1 * ws + x1] * lx;
-                out[(size_t)y * w + x] = a[(size_t)y * w + x] + top * (1.0f - ly) + bottom * ly;
-            }
+            const float *s0 = s + (size_t)y0 * ws, *s1 = s + (size_t)y1 * ws;
+            int x = 0;
+            for (; x + 16 <= ws; x += 16) V16_STORE(blend + x, (1.0f - ly) * V16_LOAD(s0 + x) + ly * V16_LOAD(s1 + x));
+            for (; x < ws; x++) blend[x] = (1.0f - ly) * s0[x] + ly * s1[x];
+            const float *arow = a + (size_t)y * w;
+            float *orow = out + (size_t)y * w;
+            for (x = 0; x < w; x++) orow[x] = arow[x] + (1.0f - lx[x]) * blend[x0[x]] + lx[x] * blend[x1[x]];
         }
     }
 }
@@ -604,7 +754,8 @@ static int read_op(reader *r, lhr_engine *e, const layout *l, engine_op *op) {
         op->bias = read_weights(r, e, l, (size_t)op->cout, "conv bias");
         op->in = read_view(r, e, l, op->cin, op->in_h, op->in_w, "conv input");
         op->out = read_view(r, e, l, op->cout, op->out_h, op->out_w, "conv output");
-        scratch = (size_t)op->cin * op->kernel * op->kernel * op->out_h * op->out_w;
+        scratch = (size_t)op->cin * op->kernel * op->kernel * op->out_h * op->out_w +
+                  (size_t)op->stride * ((op->in_h + 2 * op->pad) * ((op->in_w + 2 * op->pad + op->stride - 1) / op->stride) + 32);
         break;
     case OP_DEPTHWISE:
         op->stride = next_int(r, 1, 2, "stride");
@@ -697,6 +848,7 @@ static int read_op(reader *r, lhr_engine *e, const layout *l, engine_op *op) {
         op->in = read_view(r, e, l, op->cout, op->out_h, op->out_w, "bilinear add input");
         op->aux = read_view(r, e, l, op->cout, op->in_h, op->in_w, "bilinear add source");
         op->out = read_view(r, e, l, op->cout, op->out_h, op->out_w, "bilinear add output");
+        scratch = (size_t)op->in_w + 16 + 3 * (size_t)op->out_w;
         break;
     default:
         break;
@@ -740,7 +892,7 @@ static lhr_status parse_program(reader *r, lhr_engine *e, layout *l) {
     }
     l->n_planes = (int)planes;
     l->plane_buffer = keep(e, sizeof(int) * (size_t)(planes ? planes : 1));
-    e->arena = keep(e, sizeof(float) * (arena + 16)); /* slack: kernels read whole vectors past a row */
+    e->arena = keep(e, sizeof(float) * (arena + 64)); /* slack: kernels read whole vectors past a row */
     if (!l->plane_buffer || !e->arena) return LHR_ERR_NO_MEMORY;
     for (int b = 0; b < nb; b++)
         for (int c = 0; c < l->buf_c[b]; c++) l->plane_buffer[l->first_plane[b] + c] = b;
@@ -876,7 +1028,7 @@ lhr_status lhr_engine_run(lhr_engine *engine, const float *input, float *output)
         case OP_POOL: pool(op, scratch); break;
         case OP_SCALE: scale_channels(op); break;
         case OP_SUM: sum_terms(op, scratch); break;
-        case OP_BILINEAR_ADD: bilinear_add(op); break;
+        case OP_BILINEAR_ADD: bilinear_add(op, scratch); break;
         default: break;
         }
     }
