@@ -17,6 +17,8 @@
  *   lhr_engine_output_shape(engine, &channels, &height, &width)   K x H/4 x W/4
  *   lhr_engine_metadata_json(engine)     the exporter's lite_hrnet metadata (JSON text)
  *   lhr_engine_run(engine, input, output)
+ *   lhr_engine_num_ops(engine), lhr_engine_op_kind(engine, i), lhr_engine_run_profiled(engine, input, output, seconds)
+ *                                        the same run, timing each op (for benchmarks)
  *
  * Tensors are one image, planar float32 (C x H x W, row-major): the input is the normalized
  * RGB crop, the output the heatmaps. A batch is a loop over images (the engine's time is
@@ -54,6 +56,15 @@ LHR_API const char *lhr_engine_metadata_json(const lhr_engine *engine);
 /* One image: `input` is 3 x H x W floats, `output` K x H/4 x W/4 floats (shapes from the getters).
  * Returns LHR_OK or LHR_ERR_INVALID_ARGUMENT (a NULL pointer). */
 LHR_API lhr_status lhr_engine_run(lhr_engine *engine, const float *input, float *output);
+
+/* The program's op count, and the kind of op i: "conv", "depthwise", "pointwise", "pool", "scale",
+ * "sum" or "bilinear_add" (NULL when i is out of range). */
+LHR_API int lhr_engine_num_ops(const lhr_engine *engine);
+LHR_API const char *lhr_engine_op_kind(const lhr_engine *engine, int op);
+
+/* lhr_engine_run, also writing each op's wall time (seconds, monotonic clock) to op_seconds
+ * (lhr_engine_num_ops entries). Returns LHR_OK or LHR_ERR_INVALID_ARGUMENT (a NULL pointer). */
+LHR_API lhr_status lhr_engine_run_profiled(lhr_engine *engine, const float *input, float *output, double *op_seconds);
 
 #ifdef __cplusplus
 }

@@ -15,6 +15,8 @@
  * plane first_plane[b] + c). Buffers may share arena memory: the exporter gives two buffers
  * the same memory only when their lifetimes do not overlap.
  */
+#define _POSIX_C_SOURCE 199309L /* clock_gettime, for lhr_engine_run_profiled */
+
 #include "lhr_engine.h"
 
 #include <math.h>
@@ -23,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define LHRN_MAGIC "LHRNENG1"
 #define LHRN_MAX_DIM 4096
@@ -1011,27 +1014,48 @@ const char *lhr_engine_metadata_json(const lhr_engine *engine) {
     return engine && engine->metadata && engine->metadata[0] ? engine->metadata : "{}";
 }
 
-lhr_status lhr_engine_run(lhr_engine *engine, const float *input, float *output) {
+static void run_op(lhr_engine *engine, const engine_op *op) {
+    float *scratch = engine->scratch;
+    const float **rows = (const float **)(void *)(scratch + engine->scratch_floats + 64);
+    switch (op->kind) {
+    case OP_CONV: conv_dense(op, scratch, rows); break;
+    case OP_DEPTHWISE: depthwise(op, scratch); break;
+    case OP_POINTWISE: pointwise(op->weights, op->bias, op->in, op->out, op->cin, op->cout, op->in_h * op->in_w, op->act); break;
+    case OP_POOL: pool(op, scratch); break;
+    case OP_SCALE: scale_channels(op); break;
+    case OP_SUM: sum_terms(op, scratch); break;
+    case OP_BILINEAR_ADD: bilinear_add(op, scratch); break;
+    default: break;
+    }
+}
+
+static double seconds_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+lhr_status lhr_engine_run_profiled(lhr_engine *engine, const float *input, float *output, double *op_seconds) {
     if (!engine || !input || !output) return LHR_ERR_INVALID_ARGUMENT;
     size_t in_plane = (size_t)engine->in_h * engine->in_w, out_plane = (size_t)engine->out_h * engine->out_w;
     for (int c = 0; c < engine->in_c; c++) memcpy(engine->input_planes[c], input + c * in_plane, sizeof(float) * in_plane);
-    float *scratch = engine->scratch;
-    const float **rows = (const float **)(void *)(scratch + engine->scratch_floats + 64);
     for (int i = 0; i < engine->n_ops; i++) {
-        const engine_op *op = &engine->ops[i];
-        switch (op->kind) {
-        case OP_CONV: conv_dense(op, scratch, rows); break;
-        case OP_DEPTHWISE: depthwise(op, scratch); break;
-        case OP_POINTWISE:
-            pointwise(op->weights, op->bias, op->in, op->out, op->cin, op->cout, op->in_h * op->in_w, op->act);
-            break;
-        case OP_POOL: pool(op, scratch); break;
-        case OP_SCALE: scale_channels(op); break;
-        case OP_SUM: sum_terms(op, scratch); break;
-        case OP_BILINEAR_ADD: bilinear_add(op, scratch); break;
-        default: break;
-        }
+        double start = op_seconds ? seconds_now() : 0.0;
+        run_op(engine, &engine->ops[i]);
+        if (op_seconds) op_seconds[i] = seconds_now() - start;
     }
     for (int c = 0; c < engine->out_c; c++) memcpy(output + c * out_plane, engine->output_planes[c], sizeof(float) * out_plane);
     return LHR_OK;
+}
+
+lhr_status lhr_engine_run(lhr_engine *engine, const float *input, float *output) {
+    return lhr_engine_run_profiled(engine, input, output, NULL);
+}
+
+int lhr_engine_num_ops(const lhr_engine *engine) { return engine ? engine->n_ops : 0; }
+
+const char *lhr_engine_op_kind(const lhr_engine *engine, int op) {
+    static const char *const names[] = {"", "conv", "depthwise", "pointwise", "pool", "scale", "sum", "bilinear_add"};
+    if (!engine || op < 0 || op >= engine->n_ops) return NULL;
+    return names[engine->ops[op].kind];
 }
