@@ -13,7 +13,13 @@ format   fp32                         fp16                            int8
 onnx     OUT/NAME.onnx                OUT/NAME_fp16.onnx              OUT/NAME_int8.onnx
 openvino OUT/NAME_openvino/NAME.xml   OUT/NAME_openvino/NAME_fp16.xml OUT/NAME_openvino/NAME_int8.xml
 tflite   OUT/NAME_fp32.tflite         OUT/NAME_fp16.tflite            OUT/NAME_int8.tflite
+engine   OUT/NAME.lhrn                (fp32 only)                     (fp32 only)
 ======== ============================ =============================== ===============================
+
+The ``engine`` format is lite-hrnet's own: a program for the hand-written C engine
+(``native/src/engine.c``, built by ``make native`` into ``build/native/liblhr_engine.so``),
+run through ctypes by :mod:`lite_hrnet.runtimes.engine_backend`. Nothing is pip-installed for
+it: its runtime is that shared library, and its version is lite-hrnet's.
 """
 
 from __future__ import annotations
@@ -43,7 +49,8 @@ class FileFormat:
         runtime_dist: the pip distribution whose version is reported for that runtime.
         runtime_module: the module that runtime is imported as.
         extra: the pip extra that installs the runtime (``pip install 'lite-hrnet[ort]'``).
-        export_modules: the modules exporting to this format needs besides torch; empty: not exported.
+        export_modules: the modules exporting to this format needs besides torch (empty: none);
+            None: the format is not exported (PyTorch checkpoints).
         artifact: the exported file under the output folder, ``{name}`` the model and ``{tag}``
             ``_{precision}`` (empty for fp32 unless ``fp32_tag``).
         fp32_tag: whether the fp32 file's name carries ``_fp32`` too.
@@ -60,7 +67,7 @@ class FileFormat:
     runtime_dist: str
     runtime_module: str
     extra: str
-    export_modules: Tuple[str, ...] = ()
+    export_modules: Optional[Tuple[str, ...]] = None
     artifact: str = ""
     fp32_tag: bool = False
     companions: Tuple[str, ...] = ()
@@ -72,10 +79,13 @@ class FileFormat:
 
     @property
     def exported(self) -> bool:
-        return bool(self.export_modules)
+        return self.export_modules is not None
 
     def artifact_path(self, out_dir: Union[str, os.PathLike], name: str, precision: str) -> Path:
-        """Where the export of model ``name`` at ``precision`` is written under ``out_dir``."""
+        """Where the export of model ``name`` at ``precision`` is written under ``out_dir``; ValueError for a
+        precision the format is not written at (the engine's fp16)."""
+        if precision not in self.precisions:
+            raise ValueError(f"{self.title} files are written at {', '.join(self.precisions)} only, not {precision}")
         tag = "" if precision == "fp32" and not self.fp32_tag else f"_{precision}"
         return Path(out_dir) / self.artifact.format(name=name, tag=tag)
 
@@ -94,6 +104,11 @@ FILE_FORMATS: Tuple[FileFormat, ...] = (
     # TFLite files also run with tflite_runtime or tensorflow.lite (lite_hrnet.runtimes.tflite_backend.import_interpreter).
     FileFormat("tflite", "TFLite", (".tflite",), "NHWC", PRECISIONS, "litert", "ai-edge-litert", "ai_edge_litert", "tflite",
                ("onnx2tf", "tensorflow", "ai_edge_litert"), "{name}{tag}.tflite", fp32_tag=True, dynamic_batch=False),
+    # The engine ships inside lite-hrnet (ctypes + liblhr_engine.so): its version is the toolkit's, its runtime module
+    # the ctypes backend, no extra installs it (the library is built by `make native`), and exporting needs only torch.
+    # Any batch runs: the backend loops over persons.
+    FileFormat("engine", "lite-hrnet engine", (".lhrn",), "NCHW", ("fp32",), "lhr_engine", "lite-hrnet",
+               "lite_hrnet.runtimes.engine_backend", "", (), "{name}.lhrn"),
 )
 
 FORMAT_NAMES = tuple(f.name for f in FILE_FORMATS)
@@ -137,7 +152,7 @@ def files_size(path: Union[str, os.PathLike]) -> int:
 
 def missing_export_modules(formats: Sequence[str]) -> List[str]:
     """The modules that exporting to ``formats`` needs and this install lacks, torch first."""
-    wanted = ("torch",) + tuple(m for name in formats for m in get_format(name).export_modules)
+    wanted = ("torch",) + tuple(m for name in formats for m in get_format(name).export_modules or ())
     # importlib.util.find_spec is looked up at each call: tests replace it to fake a missing exporter.
     return [m for m in dict.fromkeys(wanted) if importlib.util.find_spec(m) is None]
 

@@ -5,7 +5,9 @@ One JSON object, stored under the key ``lite_hrnet``:
 - ONNX: an entry of ``ModelProto.metadata_props``;
 - OpenVINO IR: ``rt_info["lite_hrnet"]`` (a string) of the ``.xml``;
 - TFLite: an entry of the flatbuffer's ``metadata`` table named ``lite_hrnet``,
-  whose buffer holds the UTF-8 JSON.
+  whose buffer holds the UTF-8 JSON;
+- lite-hrnet engine (``.lhrn``): the JSON at the end of the program
+  (:mod:`lite_hrnet.export.engine_program`).
 
 The object holds :meth:`lite_hrnet.specs.ModelSpec.metadata` (model name, input
 size (H, W), heatmap size and stride, mean/std on RGB 0-255 values, color
@@ -191,13 +193,31 @@ def read_tflite_metadata(path: Union[str, Path]) -> Dict[str, Any]:
     raise MetadataError(f"{path}: lite-hrnet metadata is truncated")
 
 
+def read_engine_metadata(path: Union[str, Path]) -> Dict[str, Any]:
+    """Metadata of a ``.lhrn`` engine program, read without the engine: ``b"LHRNENG1"``, three little-endian
+    uint32 counts (int32 program words, float32 weights, metadata bytes), those, then the JSON."""
+    import struct
+
+    with open(path, "rb") as fh:
+        head = fh.read(20)
+        if len(head) < 20 or head[:8] != b"LHRNENG1":
+            raise MetadataError(f"{path}: not a lite-hrnet engine program (.lhrn)")
+        ints, floats, size = struct.unpack("<3I", head[8:])
+        fh.seek(20 + 4 * (ints + floats))
+        text = fh.read(size)
+    if len(text) != size:
+        raise MetadataError(f"{path}: the engine program is truncated")
+    return parse_metadata(text, path)
+
+
 def read_metadata(path: Union[str, Path]) -> Dict[str, Any]:
-    """Metadata of an exported ``.onnx``, ``.xml`` or ``.tflite`` file."""
+    """Metadata of an exported ``.onnx``, ``.xml``, ``.tflite`` or ``.lhrn`` file."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
     fmt = format_of_path(path)
-    readers = {"onnx": read_onnx_metadata, "openvino": read_openvino_metadata, "tflite": read_tflite_metadata}
+    readers = {"onnx": read_onnx_metadata, "openvino": read_openvino_metadata, "tflite": read_tflite_metadata,
+               "engine": read_engine_metadata}
     if fmt is None or fmt.name not in readers:
         expected = ", ".join(get_format(name).suffix for name in readers)
         raise MetadataError(f"{path}: unknown model format {path.suffix.lower()!r} (expected {expected})")

@@ -127,10 +127,12 @@ def benchmark(
     Args:
         model: a registered model name, or a ``.pth`` checkpoint that records its model (else give ``model_name``).
         weights: checkpoint path or registered weights name for a model name; None: random init (seed 0).
-        formats: torch, onnx, openvino, tflite (list or comma-separated).
+        formats: torch, onnx, openvino, tflite, engine (list or comma-separated; engine rows are skipped, with the
+            reason, where its library is not built).
         precisions: fp32, fp16, int8 of the exported files (torch runs fp32 only; other rows are skipped).
         threads: thread counts to run (None: each runtime's default).
-        batches: batch sizes, each run in one call (ONNX/OpenVINO files have a dynamic batch, TFLite inputs are resized).
+        batches: batch sizes, each run in one call (ONNX/OpenVINO files have a dynamic batch, TFLite inputs are resized,
+            the engine loops over persons, split between its threads).
         warmup: untimed calls before timing; runs / seconds: timed calls, or wall time per combination.
         exports: the export cache folder.
         openvino_precisions: OpenVINO ``INFERENCE_PRECISION_HINT`` per row: default (bf16 on CPUs with

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
-from ..formats import EXPORT_EXTRA, artifact_path, missing_export_modules
+from ..formats import EXPORT_EXTRA, artifact_path, get_format, missing_export_modules
 from ..messages import first_line
 
 # (format, precision) -> (the file, or None, and why not)
@@ -20,6 +20,8 @@ def export_all(name: str, formats: List[str], precisions: List[str], out_dir: Pa
     results: Exported = {}
     todo = []
     for fmt in formats:
+        if not set(precisions) & set(get_format(fmt).precisions):
+            continue  # nothing of it at these precisions (the engine's fp16): its rows say so
         missing = missing_export_modules([fmt])
         if missing:
             for p in precisions:
@@ -44,7 +46,7 @@ def export_all(name: str, formats: List[str], precisions: List[str], out_dir: Pa
         results[(a.format, a.precision)] = (a.path, "") if a.status != "failed" else (None, f"export failed: {a.message}")
     for fmt in todo:
         for p in precisions:
-            if (fmt, p) not in results:
+            if (fmt, p) not in results and p in get_format(fmt).precisions:
                 path = artifact_path(out_dir, name, fmt, p)
                 results[(fmt, p)] = (str(path), "") if path.is_file() else (None, f"export failed: {failure or 'not written'}")
     return results

@@ -13,6 +13,7 @@ from ..arguments import parse_choices, parse_positive_ints
 from ..formats import EXPORT_FORMATS, FORMAT_NAMES, PRECISIONS, files_size, format_of_path, get_format
 from ..metadata import MetadataError, read_metadata
 from ..runtimes.base import max_threads
+from ..runtimes.engine_backend import engine_library_available
 from .job import Job
 from .report import BenchmarkRow
 
@@ -101,7 +102,7 @@ def check_settings(formats: Union[str, Sequence[str]], precisions: Union[str, Se
 
 
 def given_files(files: Union[None, str, Sequence[Union[str, os.PathLike]]]) -> Tuple[GivenFile, ...]:
-    """``--files`` checked: existing .onnx/.xml/.tflite files with lite-hrnet metadata (their precision is read from it)."""
+    """``--files`` checked: existing .onnx/.xml/.tflite/.lhrn files with lite-hrnet metadata (their precision is read from it)."""
     if files is None:
         return ()
     paths = [p for p in (files.split(",") if isinstance(files, str) else files) if str(p).strip()]
@@ -110,7 +111,7 @@ def given_files(files: Union[None, str, Sequence[Union[str, os.PathLike]]]) -> T
         path = Path(str(p).strip())
         fmt = format_of_path(path)
         if fmt is None or fmt.name not in EXPORT_FORMATS:
-            raise ValueError(f"--files: {path} is not an .onnx, .xml or .tflite model file")
+            raise ValueError(f"--files: {path} is not an .onnx, .xml, .tflite or .lhrn model file")
         if not path.is_file():
             raise ValueError(f"--files: not found: {path}")
         try:
@@ -126,7 +127,8 @@ BATCH_ONLY_REWRITES = ("computed_reshapes_as_constants", "tflite_batch_free_resh
 
 
 def graph_of(path: str) -> Tuple[str, List[str]]:
-    """("plain" or "deploy", then the file's batch) and the graph rewrites its metadata records; ("?", []) when unreadable.
+    """("plain" or "deploy", then the file's batch; "engine" for a ``.lhrn`` program) and the graph rewrites its
+    metadata records; ("?", []) when unreadable.
 
     "deploy": the network's graph was changed (the deploy form, or a rewrite such as the shuffles as
     convs); rewrites that only free the batch (``BATCH_ONLY_REWRITES``) leave it "plain".
@@ -136,6 +138,8 @@ def graph_of(path: str) -> Tuple[str, List[str]]:
     except Exception:  # a file the row itself will report on
         return "?", []
     rewrites = [str(r) for r in meta.get("graph_rewrites") or []]
+    if meta.get("format") == "engine":  # its own program, not a runtime's graph (any batch: the backend loops)
+        return "engine", rewrites
     changed = [r for r in rewrites if r.split()[0] not in BATCH_ONLY_REWRITES]
     batch = meta.get("batch", 1)
     return f"{'deploy' if changed else 'plain'} {'dyn' if batch == 'dynamic' else 'b' + str(batch)}", rewrites
@@ -167,6 +171,15 @@ def plan_rows(settings: Settings, model_name: str, stride: int, checkpoint: Path
                                threads=threads, batch=batch, precision_hint=hint, source="file" if given else "export")
             if fmt == "torch" and precision != "fp32":
                 row.status, row.reason = "skipped", f"PyTorch runs fp32 on the CPU; {precision} is measured on the exported formats"
+                yield row, None
+                continue
+            table = get_format(fmt)
+            if fmt != "torch" and precision not in table.precisions:
+                row.status, row.reason = "skipped", f"{table.title} files are {', '.join(table.precisions)} only"
+                yield row, None
+                continue
+            if fmt == "engine" and not engine_library_available():
+                row.status, row.reason = "skipped", "the lite-hrnet engine library is not built: run `make native`"
                 yield row, None
                 continue
             if fmt == "torch":

@@ -52,7 +52,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", metavar="NAME_OR_CHECKPOINT", help="registered model name, or a .pth checkpoint that records its model")
     p.add_argument("--weights", help="checkpoint path or registered weights name for a model name (default: random init, seed 0)")
     p.add_argument("--model-name", help="the registered model of a checkpoint that does not record it")
-    p.add_argument("--formats", default="torch,onnx,openvino,tflite", help="comma-separated: torch,onnx,openvino,tflite (default: all)")
+    p.add_argument("--formats", default="torch,onnx,openvino,tflite,engine",
+                   help="comma-separated: torch,onnx,openvino,tflite,engine (default: all)")
     p.add_argument("--precision", default="fp32", help="comma-separated: fp32,fp16,int8 (default: fp32)")
     p.add_argument("--threads", default="1", help="comma-separated thread counts, e.g. 1,2,4 (default: 1)")
     p.add_argument("--batch", default="1", help="comma-separated batch sizes, e.g. 1,8 (default: 1)")
@@ -75,7 +76,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--peak-gflops", type=float, default=None,
                    help="fp32 GFLOP/s of one core for the compute floor (default: measured in the run, one-thread numpy matmul)")
     p.add_argument("--files", default=None, metavar="FILE[,FILE]",
-                   help="more .onnx/.xml/.tflite files (with lite-hrnet metadata) measured in every row setting beside the "
+                   help="more .onnx/.xml/.tflite/.lhrn files (with lite-hrnet metadata) measured in every row setting beside the "
                         "exports, e.g. the plain graph: the table's graph column and summary then compare plain and deploy")
     p.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
     p.set_defaults(func=cmd_benchmark)

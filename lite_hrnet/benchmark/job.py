@@ -13,7 +13,7 @@ from typing import List, Optional
 class Job:
     """One combination to measure; JSON-serializable so that it can cross a process boundary."""
 
-    format: str  # torch, onnx, openvino, tflite
+    format: str  # torch, onnx, openvino, tflite, engine
     precision: str  # the file's precision (fp32, fp16, int8)
     path: str  # the exported file, or the .pth checkpoint for torch
     model_name: str

@@ -38,7 +38,7 @@ class BenchmarkRow(Measurement):
     size_mb: Optional[float] = None  # the file and its companions
     x_floor: Optional[float] = None  # median per person / the compute floor at the threads applied
     path: str = ""
-    graph: str = ""  # "plain" or "deploy" (graph rewrites applied, from the file's metadata) and the file's batch
+    graph: str = ""  # "plain" or "deploy" (graph rewrites applied, from the file's metadata) and the file's batch; "engine"
     graph_rewrites: List[str] = field(default_factory=list)  # as the file's metadata records them
     source: str = "export"  # export: the default export the run made; file: a file given with --files
     median_ms_per_person: Optional[float] = None  # median_ms / batch
@@ -425,7 +425,7 @@ class BenchmarkReport:
         fig = Figure(figsize=(15, max(6.0, 0.32 * len(rows) + 2.5)))
         FigureCanvasAgg(fig)
         ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.2]})
-        markers = {"torch": "o", "onnx": "s", "openvino": "^", "tflite": "D"}
+        markers = {"torch": "o", "onnx": "s", "openvino": "^", "tflite": "D", "engine": "*"}
         # Colour = the file's precision; a hollow marker = computed in bf16 (OpenVINO's default on bf16 CPUs).
         colors = {"fp32": "tab:blue", "fp16": "tab:orange", "int8": "tab:red"}
         several = len({(r.threads_applied or r.threads, r.batch) for r in rows}) > 1

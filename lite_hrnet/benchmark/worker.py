@@ -95,6 +95,8 @@ def applied_threads(backend: Any, fmt: str) -> Tuple[Optional[int], str]:
             return (value or None), "SessionOptions.intra_op_num_threads" + (" (0: runtime default)" if not value else "")
         if fmt == "openvino":
             return int(backend.compiled.get_property("INFERENCE_NUM_THREADS")), "compiled INFERENCE_NUM_THREADS"
+        if fmt == "engine":
+            return backend.engine_count, "engines opened (one thread each)"
     except Exception:  # a backend without the handle: fall back to what it says it set
         pass
     return getattr(backend.info, "threads", None), "num_threads as set (no read-back API)" if fmt == "tflite" else "backend.info.threads"

@@ -2,7 +2,9 @@
 
 The route is PyTorch -> ONNX (torch.onnx, opset 17, slimmed) -> OpenVINO
 (``openvino.convert_model``; fp16 weight compression; NNCF int8) and TFLite
-(onnx2tf; fp16; full int8 with calibration). Every artifact embeds its
+(onnx2tf; fp16; full int8 with calibration); the lite-hrnet engine's ``.lhrn``
+program (fp32) is compiled straight from the PyTorch model
+(:mod:`lite_hrnet.export.engine_program`). Every artifact embeds its
 metadata (see :mod:`lite_hrnet.metadata`), is run with its own runtime and
 compared with PyTorch (see :mod:`lite_hrnet.export.verify`), and is written to a
 staging folder first, so that a failed or interrupted export leaves nothing
@@ -39,6 +41,33 @@ def _check_dependencies(formats: Sequence[str]) -> None:
     missing = missing_export_modules(formats)
     if missing:
         raise ImportError(f"export needs {', '.join(missing)}: pip install 'lite-hrnet[{EXPORT_EXTRA}]'")
+
+
+def _written_precisions(formats: Sequence[str], precisions: Sequence[str]) -> List[tuple]:
+    """The (format, precision) pairs to write: each format at the requested precisions it is written at
+    (the engine: fp32 only); ValueError naming ``--precision`` for a format left with none."""
+    todo = []
+    for fmt in formats:
+        table = get_format(fmt)
+        mine = [p for p in precisions if p in table.precisions]
+        if not mine:
+            raise ValueError(f"--precision: {table.title} files are written at {', '.join(table.precisions)} only, "
+                             f"not {', '.join(precisions)}")
+        todo += [(fmt, p) for p in mine]
+    return todo
+
+
+def _check_engine_library(formats: Sequence[str], verified) -> None:
+    """The engine's files are checked by running them: say up front when its library is not built (an ImportError,
+    as for a missing runtime of the other formats)."""
+    if "engine" in formats and "fp32" in verified:
+        from ..runtimes.engine_backend import EngineLibraryError, find_library
+
+        try:
+            find_library()
+        except EngineLibraryError as e:
+            raise EngineLibraryError(f"checking the engine export needs its library: {e} (or pass verify=False / "
+                                     "--no-verify to write it unchecked)") from None
 
 
 def _state_dict_sha256(model) -> str:
@@ -147,7 +176,8 @@ def export_model(
 
     Args:
         name: a registered model name.
-        formats / precisions: lists, or comma-separated strings ("onnx,openvino,tflite", "fp32,fp16,int8").
+        formats / precisions: lists, or comma-separated strings ("onnx,openvino,tflite,engine", "fp32,fp16,int8");
+            each format is written at the requested precisions it has (the engine: fp32 only).
         out_dir: output folder (created); file names are given by :func:`artifact_path`.
         weights: checkpoint path or registered weights name (see ``create_model``); None is random init.
         dynamic_batch: ONNX/OpenVINO with a dynamic batch dimension, so that all persons of a frame run in
@@ -177,6 +207,8 @@ def export_model(
         raise FileNotFoundError(f"--calib: calibration folder not found: {calib}")
     say = progress or (lambda message: None)
     verified = set(precisions) if verify is True else set(parse_choices(verify, PRECISIONS, "verify", "precision") if verify else [])
+    todo = _written_precisions(formats, precisions)
+    _check_engine_library(formats, verified)
 
     import torch
 
@@ -210,7 +242,9 @@ def export_model(
 
     def meta_for(fmt: str, precision: str) -> Dict:
         table = get_format(fmt)
-        batch = "dynamic" if dynamic_batch and table.dynamic_batch and (fmt, precision) not in STATIC_BATCH_ONLY else 1
+        # The engine takes any batch whatever the export asks (its backend loops over persons).
+        batch = ("dynamic" if fmt == "engine" or dynamic_batch and table.dynamic_batch and (fmt, precision) not in STATIC_BATCH_ONLY
+                 else 1)
         return dict(
             spec.metadata(), format=fmt, precision=precision, layout=table.layout,
             batch=batch, checkpoint_sha256=checkpoint_sha, toolkit_version=__version__,
@@ -218,7 +252,6 @@ def export_model(
             graph_rewrites=applied_rewrites(fmt, deploy_form(fmt, precision)),
         )
 
-    todo = [(f, p) for f in formats for p in precisions]
     need_calib = any(p == "int8" for _, p in todo) or "tflite" in formats
     calib_batch = calibration_batch(calib, spec.input_size, spec.mean, spec.std, count=calib_count, seed=0) if need_calib else None
     check_batch = reference = noise = None
@@ -248,6 +281,8 @@ def export_model(
                 staged.parent.mkdir(parents=True, exist_ok=True)
                 if fmt == "tflite":
                     staged = sources.tflite(precision, tflite_wanted, calib_batch)
+                elif fmt == "engine":
+                    writers.engine_program_file(model, spec.input_size, staged, meta_for(fmt, precision))
                 else:
                     sources.write(fmt, precision, staged, calib_batch, meta_for(fmt, precision))
                 artifact.seconds = time.perf_counter() - start

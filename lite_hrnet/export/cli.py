@@ -31,10 +31,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="export a model to ONNX / OpenVINO / TFLite (fp32, fp16, int8), each file checked")
+    p = sub.add_parser("export", help="export a model to ONNX / OpenVINO / TFLite (fp32, fp16, int8) or the lite-hrnet engine (fp32), each file checked")
     p.add_argument("name", help="registered model name")
     p.add_argument("--weights", help="checkpoint path or registered weights name (default: random init)")
-    p.add_argument("--formats", default="onnx", help="comma-separated: onnx,openvino,tflite (default: onnx)")
+    p.add_argument("--formats", default="onnx", help="comma-separated: onnx,openvino,tflite,engine (default: onnx)")
     p.add_argument("--precision", default="fp32", help="comma-separated: fp32,fp16,int8 (default: fp32)")
     batch = p.add_mutually_exclusive_group()
     batch.add_argument("--static-batch", action="store_true",

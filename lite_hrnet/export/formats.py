@@ -1,4 +1,4 @@
-"""Writers for each format: PyTorch -> ONNX -> OpenVINO IR / TFLite, at fp32, fp16 and int8.
+"""Writers for each format: PyTorch -> ONNX -> OpenVINO IR / TFLite, at fp32, fp16 and int8; PyTorch -> ``.lhrn``.
 
 Each writer takes the slimmed fp32 ONNX file (or the PyTorch model for ONNX
 itself), writes into a staging folder and returns the paths it wrote; the
@@ -173,6 +173,23 @@ def onnx_to_int8(src: Path, path: Path, calib: np.ndarray, meta: Dict) -> Path:
     staged.unlink()
     md.write_onnx_metadata(proto, meta)
     onnx.save(proto, str(path))
+    return path
+
+
+# ---------------------------------------------------------------- lite-hrnet engine
+
+def engine_program_file(model, input_size, path: Path, meta: Dict) -> Path:
+    """The ``.lhrn`` program of the C engine for ``model`` at ``input_size`` (H, W), with ``meta`` inside.
+
+    Compiled from the PyTorch model itself (:mod:`lite_hrnet.export.engine_program`), not from ONNX: only a
+    ``LiteHRNetPose`` (naive or not) compiles; another network raises an ExportError naming it.
+    """
+    from ..models import LiteHRNetPose
+    from .engine_program import write_program
+
+    if not isinstance(model, LiteHRNetPose):
+        raise ExportError(f"the lite-hrnet engine compiles LiteHRNetPose models only, not a {type(model).__name__}")
+    write_program(model, tuple(input_size), path, meta)
     return path
 
 

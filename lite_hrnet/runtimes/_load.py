@@ -21,7 +21,7 @@ def is_torch_module(obj: Any) -> bool:
 
 
 def file_backend_class(fmt: str) -> Type[FileBackend]:
-    """The backend class for the file format ``fmt`` (onnx, openvino, tflite); imported on demand, as each needs its runtime."""
+    """The backend class for the file format ``fmt`` (onnx, openvino, tflite, engine); imported on demand, as each needs its runtime."""
     if fmt == "onnx":
         from .ort_backend import OnnxRuntimeBackend
 
@@ -34,6 +34,10 @@ def file_backend_class(fmt: str) -> Type[FileBackend]:
         from .tflite_backend import TFLiteBackend
 
         return TFLiteBackend
+    if fmt == "engine":
+        from .engine_backend import EngineBackend
+
+        return EngineBackend
     raise ValueError(f"no file backend for format {fmt!r}")
 
 
@@ -43,7 +47,7 @@ def load(model: ModelLike, device: str = "cpu", threads: Optional[int] = None, p
     """A backend for ``model``, callable as ``backend(N x 3 x H x W float32) -> N x K x h x w float32``.
 
     Args:
-        model: a ``.onnx``, ``.xml``, ``.tflite``, ``.pth``/``.pt`` path, a registered
+        model: a ``.onnx``, ``.xml``, ``.tflite``, ``.lhrn``, ``.pth``/``.pt`` path, a registered
             model name, an ``nn.Module``, a :class:`Backend`, or any callable with the
             backend contract (NCHW float32 in, NCHW heatmaps out).
         device: ``cpu``; ``cuda``/``gpu`` (onnxruntime CUDA provider, PyTorch CUDA,

@@ -1,0 +1,313 @@
+"""The lite-hrnet engine as a format of the toolkit: ``.lhrn`` programs (lite_hrnet.export.engine_program) run by
+liblhr_engine.so (native/src/engine.c) through lite_hrnet.runtimes.engine_backend.
+
+The library is built here with cmake into a temporary folder (skips, with the reason, where cmake, a C compiler or
+the libLiteRt.so that native/CMakeLists.txt wants at configure time is missing). Heatmaps are compared with PyTorch
+on seeded random networks whose batch norms were calibrated on random input (momentum 1) and then given random
+affine parameters: every layer carries signal of order 1, and the folded batch norms are far from identity.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Dict, Tuple
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, cli
+
+torch = pytest.importorskip("torch")
+
+from lite_hrnet.formats import get_format  # noqa: E402
+from lite_hrnet.metadata import MetadataError, read_metadata  # noqa: E402
+from lite_hrnet.runtimes import ModelFileError, load  # noqa: E402
+from lite_hrnet.runtimes import engine_backend  # noqa: E402
+from lite_hrnet.runtimes.base import metadata_from_spec  # noqa: E402
+from lite_hrnet.runtimes.engine_backend import LIBRARY_ENV, EngineLibraryError  # noqa: E402
+from lite_hrnet.specs import get_model_spec  # noqa: E402
+
+NATIVE = ROOT / "native"
+LH18 = "litehrnet_18_coco_256x192"
+CONFIGS = (LH18, "naive_litehrnet_18_coco_256x192", "litehrnet_30_coco_256x192", "litehrnet_18_coco_128x96")
+SMALL = "litehrnet_18_coco_128x96"
+
+
+def _litert_library() -> Path:
+    try:
+        import ai_edge_litert
+    except ImportError:
+        pytest.skip("native/CMakeLists.txt needs libLiteRt.so at configure time (pip install 'lite-hrnet[tflite]')")
+    lib = Path(ai_edge_litert.__file__).parent / "libLiteRt.so"
+    if not lib.is_file():
+        pytest.skip(f"this ai-edge-litert has no libLiteRt.so ({lib})")
+    return lib
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory) -> Path:
+    """liblhr_engine.so built from this checkout's native/ (Release, warnings as errors), named by LITE_HRNET_ENGINE_LIBRARY."""
+    if shutil.which("cmake") is None:
+        pytest.skip("cmake is not installed (Debian: apt-get install cmake)")
+    if not any(shutil.which(cc) for cc in ("cc", "gcc", "clang")):
+        pytest.skip("no C compiler (Debian: apt-get install gcc)")
+    build = tmp_path_factory.mktemp("engine-build")
+    configure = subprocess.run(
+        ["cmake", "-S", str(NATIVE), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release", "-DLHR_WERROR=ON",
+         "-DLHR_BUILD_TOOLS=OFF", "-DLHR_BUILD_TESTS=OFF", f"-DLITERT_LIBRARY={_litert_library()}"],
+        capture_output=True, text=True)
+    assert configure.returncode == 0, f"cmake configure failed:\n{(configure.stdout + configure.stderr)[-3000:]}"
+    made = subprocess.run(["cmake", "--build", str(build), "--target", "lhr_engine", "-j2"], capture_output=True, text=True)
+    assert made.returncode == 0, f"cmake --build failed:\n{(made.stdout + made.stderr)[-4000:]}"
+    path = build / engine_backend.LIBRARY_NAME
+    assert path.is_file()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(LIBRARY_ENV, str(path))
+        yield path
+
+
+def json_round_trip(meta: dict) -> dict:
+    """``meta`` as a JSON reader gives it back (tuples become lists)."""
+    return json.loads(json.dumps(meta))
+
+
+def signal_carrying_model(name: str, seed: int = 0):
+    """A seeded random ``name`` whose every batch norm is calibrated on random input, then given random affine
+    parameters: activations of order 1 everywhere (the official init gives outputs that barely depend on the input)."""
+    from lite_hrnet.models import create_model
+
+    spec = get_model_spec(name)
+    torch.manual_seed(seed)
+    model = create_model(name)
+    g = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.Conv2d):
+                fan_in = m.weight[0].numel()
+                m.weight.copy_(torch.randn(m.weight.shape, generator=g) * (2.0 / fan_in) ** 0.5)
+            elif isinstance(m, torch.nn.BatchNorm2d):
+                m.momentum = 1.0  # the running statistics become those of the calibration batch
+                m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
+                m.bias.copy_(torch.rand(m.bias.shape, generator=g) * 0.2 - 0.1)
+        model.train()
+        model(torch.randn((2, 3, *spec.input_size), generator=g))
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def programs(library, tmp_path_factory) -> Dict[str, Tuple[Path, np.ndarray, np.ndarray, np.ndarray]]:
+    """name -> (the .lhrn file, input 2 x 3 x H x W, PyTorch float32 heatmaps, PyTorch float64 heatmaps)."""
+    from lite_hrnet.export.engine_program import write_program
+
+    out = tmp_path_factory.mktemp("programs")
+    made = {}
+    for i, name in enumerate(CONFIGS):
+        spec = get_model_spec(name)
+        model = signal_carrying_model(name, seed=i)
+        path = out / f"{name}.lhrn"
+        write_program(model, spec.input_size, path, metadata_from_spec(spec, format="engine", precision="fp32", batch="dynamic"))
+        x = np.random.default_rng(i).standard_normal((2, 3, *spec.input_size)).astype(np.float32)
+        with torch.no_grad():
+            ref32 = model(torch.from_numpy(x)).numpy()
+            ref64 = copy.deepcopy(model).double()(torch.from_numpy(x).double()).numpy()
+        made[name] = (path, x, ref32, ref64)
+    return made
+
+
+# ---------------------------------------------------------------- the numbers
+@pytest.mark.parametrize("name", CONFIGS)
+def test_engine_computes_the_pytorch_network(programs, name):
+    """As close to the exact (float64) network as PyTorch's own float32 is, and within 1e-4 (L2) of PyTorch float32."""
+    path, x, ref32, ref64 = programs[name]
+    out = load(path)(x)
+    spec = get_model_spec(name)
+    assert out.shape == (2, spec.num_joints, *spec.heatmap_size) and out.dtype == np.float32
+    scale = np.abs(ref64).max()
+    engine_error = np.abs(out - ref64).max() / scale
+    torch_error = np.abs(ref32 - ref64).max() / scale
+    assert engine_error <= max(1.5 * torch_error, 1e-6), (engine_error, torch_error)
+    assert np.linalg.norm(out - ref32) / np.linalg.norm(ref32) < 1e-4
+    # the output depends on the input: a program that ignored it could not pass the checks above
+    assert np.abs(ref64[0] - ref64[1]).max() > 0.1 * scale
+
+
+def test_batches_and_threads_give_the_single_image_results(programs):
+    path, x, _, _ = programs[SMALL]
+    batch = np.concatenate([x, x[:1] * 0.5], axis=0)  # 3 persons
+    one = load(path)
+    singles = np.concatenate([one(batch[i:i + 1]) for i in range(3)], axis=0)
+    np.testing.assert_array_equal(one(batch), singles)
+    two = load(path, threads=2)
+    assert two.info.threads == 2 and two.engine_count == 2 and one.info.threads == 1
+    np.testing.assert_array_equal(two(batch), singles)
+    np.testing.assert_array_equal(two(batch[:1]), singles[:1])  # fewer persons than engines
+    assert two(batch[:0]).shape == (0,) + singles.shape[1:]
+    capped = load(path, threads=2, max_batch=2)  # calls split into runs of 2 persons
+    np.testing.assert_array_equal(capped(batch), singles)
+    info = one.info
+    assert (info.runtime, info.device, info.precision, info.batch, info.path) == ("lhr_engine", "cpu", "fp32", None, str(path))
+    two.close()
+    with pytest.raises(ValueError, match="closed"):
+        two(batch)
+
+
+def test_backend_metadata_and_argument_checks(programs):
+    path, x, _, _ = programs[SMALL]
+    backend = load(path)
+    spec = get_model_spec(SMALL)
+    assert backend.metadata == read_metadata(path)
+    assert backend.metadata["model_name"] == SMALL and backend.input_size == spec.input_size
+    assert backend.metadata["format"] == "engine" and backend.layout == "NCHW"
+    with pytest.raises(ValueError, match="precision 'fp16' cannot be applied"):
+        load(path, precision="fp16")
+    with pytest.raises(ValueError, match="device 'cuda' is not supported by the lite-hrnet engine"):
+        load(path, device="cuda")
+    with pytest.raises(ValueError, match="64x48 \\(H x W\\) but the model takes 128x96"):
+        backend(np.zeros((1, 3, 64, 48), np.float32))
+
+
+def test_importing_the_backend_does_not_import_torch():
+    code = ("import sys, lite_hrnet.runtimes.engine_backend, lite_hrnet.runtimes; "
+            "sys.exit(1 if 'torch' in sys.modules else 0)")
+    assert subprocess.run([os.sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+
+# ---------------------------------------------------------------- the export
+def test_export_writes_a_checked_program_with_its_metadata(library, tmp_path):
+    from lite_hrnet.export import export_model
+
+    model = signal_carrying_model(SMALL, seed=7)
+    # fp16 unchecked: an ONNX fp16 file of this network, scaled for order-1 activations, is off by more than 5e-3
+    report = export_model(SMALL, formats="engine,onnx", precisions="fp32,fp16", out_dir=tmp_path, model=model,
+                          verify=["fp32"])
+    by_key = {(a.format, a.precision): a for a in report.artifacts}
+    assert set(by_key) == {("engine", "fp32"), ("onnx", "fp32"), ("onnx", "fp16")}  # no engine fp16
+    artifact = by_key[("engine", "fp32")]
+    path = get_format("engine").artifact_path(tmp_path, SMALL, "fp32")
+    assert artifact.status == "ok" and artifact.path == str(path) and path == tmp_path / f"{SMALL}.lhrn"
+    # checked like every fp32 file, and as close to PyTorch as ONNX Runtime's file is
+    assert artifact.runtime_precision == "fp32" and artifact.check == "relative error <= 0.0001"
+    assert artifact.rel_error <= 3 * by_key[("onnx", "fp32")].rel_error + 1e-6 and artifact.agreement == 1.0
+    meta = read_metadata(path)
+    assert meta == load(path).metadata  # what the engine returns is what the exporter stored
+    assert meta["format"] == "engine" and meta["precision"] == "fp32" and meta["batch"] == "dynamic"
+    assert meta["checkpoint_sha256"] == report.checkpoint_sha256
+    assert all(meta[k] == v for k, v in json_round_trip(get_model_spec(SMALL).metadata()).items())
+    # the same file as the exporter's ONNX one, heatmap for heatmap
+    x = np.random.default_rng(3).standard_normal((2, 3, *get_model_spec(SMALL).input_size)).astype(np.float32)
+    onnx_out = load(tmp_path / f"{SMALL}.onnx")(x)
+    assert np.linalg.norm(load(path)(x) - onnx_out) / np.linalg.norm(onnx_out) < 1e-4
+    again = export_model(SMALL, formats="engine", out_dir=tmp_path, model=model, reuse=True)
+    assert again.artifacts[0].status == "cached"
+    with pytest.raises(ValueError, match="--precision: lite-hrnet engine files are written at fp32 only"):
+        export_model(SMALL, formats="engine", precisions="fp16", out_dir=tmp_path, model=model)
+
+
+def test_export_of_a_network_the_engine_cannot_compile_fails_that_file(library, tmp_path):
+    from lite_hrnet.export import ExportError, export_model
+
+    class NotLiteHRNet(torch.nn.Module):
+        def forward(self, x):
+            return torch.nn.functional.avg_pool2d(x, 4)[:, :1].repeat(1, 17, 1, 1)
+
+    with pytest.raises(ExportError, match="compiles LiteHRNetPose models only, not a NotLiteHRNet") as err:
+        export_model(SMALL, formats="engine", out_dir=tmp_path, model=NotLiteHRNet())
+    assert err.value.report.artifacts[0].status == "failed"
+    assert not (tmp_path / f"{SMALL}.lhrn").exists()
+
+
+def test_export_without_the_library_says_how_to_build_it(tmp_path):
+    proc = cli("export", SMALL, "--formats", "engine", "--out", str(tmp_path),
+               env={LIBRARY_ENV: str(tmp_path / "missing" / "liblhr_engine.so")})
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in proc.stderr
+    assert LIBRARY_ENV in lines[0] and "--no-verify" in lines[0]
+    assert not list(tmp_path.glob("*.lhrn"))
+
+
+# ---------------------------------------------------------------- bad files and a missing library
+def _bad_files(good: Path, folder: Path) -> Dict[str, Path]:
+    data = good.read_bytes()
+    files = {
+        "truncated": data[: len(data) // 2],
+        "header only": data[:20],
+        "wrong magic": b"NOTENGIN" + data[8:],
+        "random bytes": np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes(),
+        "empty": b"",
+    }
+    out = {}
+    for what, content in files.items():
+        path = folder / f"{what.replace(' ', '_')}.lhrn"
+        path.write_bytes(content)
+        out[what] = path
+    return out
+
+
+def test_bad_files_are_errors_naming_the_file(programs, tmp_path):
+    for what, path in _bad_files(programs[SMALL][0], tmp_path).items():
+        with pytest.raises(ModelFileError) as err:
+            load(path)
+        assert str(path) in str(err.value) and "\n" not in str(err.value), (what, err.value)
+        with pytest.raises(MetadataError, match=str(path)):
+            read_metadata(path)
+    missing = tmp_path / "nowhere.lhrn"
+    with pytest.raises(FileNotFoundError, match=str(missing)):
+        load(missing)
+
+
+def test_a_program_without_metadata_needs_a_spec(library, programs, tmp_path):
+    from lite_hrnet.export.engine_program import write_program
+
+    path = tmp_path / "bare.lhrn"
+    write_program(signal_carrying_model(SMALL), get_model_spec(SMALL).input_size, path, None)
+    with pytest.raises(MetadataError, match=f"{path}: no lite-hrnet metadata"):
+        load(path)
+    backend = load(path, spec=SMALL)
+    assert backend.metadata["model_name"] == SMALL and backend(programs[SMALL][1]).shape == (2, 17, 32, 24)
+    wrong = tmp_path / "wrong_size.lhrn"
+    write_program(signal_carrying_model(SMALL), (256, 192), wrong, metadata_from_spec(SMALL, format="engine"))
+    with pytest.raises(ModelFileError, match=f"{wrong}: the program takes 256x192 but the metadata says \\(128, 96\\)"):
+        load(wrong)
+
+
+def test_a_missing_or_broken_library_is_a_clear_import_error(programs, tmp_path, monkeypatch):
+    path = programs[SMALL][0]
+    monkeypatch.setenv(LIBRARY_ENV, str(tmp_path / "absent.so"))
+    with pytest.raises(EngineLibraryError, match=f"{LIBRARY_ENV}=.*absent.so: no such file"):
+        load(path)
+    monkeypatch.delenv(LIBRARY_ENV)
+    monkeypatch.setattr(engine_backend, "default_library_path", lambda: tmp_path / "build" / "liblhr_engine.so")
+    with pytest.raises(ImportError, match="engine library is not built .* run `make native`"):
+        load(path)
+    assert not engine_backend.engine_library_available()
+    junk = tmp_path / "junk.so"
+    junk.write_bytes(b"not a shared library")
+    monkeypatch.setenv(LIBRARY_ENV, str(junk))
+    with pytest.raises(EngineLibraryError, match=f"{junk}: cannot load the lite-hrnet engine library"):
+        load(path)
+
+
+# ---------------------------------------------------------------- the benchmark
+def test_benchmark_has_engine_rows(library, tmp_path):
+    from lite_hrnet.benchmark import benchmark
+
+    report = benchmark(SMALL, formats="engine", precisions="fp32,fp16", threads=[1, 2], batches=[1, 8], warmup=0,
+                       runs=2, predict_runs=1, exports=tmp_path, isolate=False)
+    rows = [(r.precision, r.threads, r.batch, r.status) for r in report.rows]
+    assert rows == [("fp32", 1, 1, "ok"), ("fp32", 1, 8, "ok"), ("fp32", 2, 1, "ok"), ("fp32", 2, 8, "ok"),
+                    ("fp16", 1, 1, "skipped"), ("fp16", 1, 8, "skipped"), ("fp16", 2, 1, "skipped"),
+                    ("fp16", 2, 8, "skipped")], [r.reason for r in report.rows]
+    import lite_hrnet
+
+    for row in report.rows[:4]:
+        assert row.graph == "engine" and row.runtime == "lhr_engine" and row.runtime_version == lite_hrnet.__version__
+        assert row.precision_run == "fp32" and row.threads_applied == row.threads
+        assert row.rel_error < 1e-4 and row.kp_agreement == 1.0
+    assert "fp32 only" in report.rows[4].reason
+    assert report.ok
