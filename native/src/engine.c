@@ -459,24 +459,24 @@ LHR_HOT static void depthwise(const engine_op *op, float *scratch) {
     }
 }
 
-/* Dense convolution (the stem's 3x3 stride-2 conv): gather the patches, then one pointwise product.
- * Each input channel is split into `stride` column phases of its zero-padded plane
- * (phase q, row r, column j = padded[r][j * stride + q]), so every patch row is a contiguous run
- * of one phase row. Scratch: the phases, then the patch matrix (cin * k * k rows of ho * wo). */
+/* Dense convolution (the stem's 3x3 stride-2 conv) as a pointwise product per output row, reading
+ * the patches in place: each input channel is split into `stride` column phases of its zero-padded
+ * plane (phase q, row r, column j = padded[r][j * stride + q]), so the input of tap (c, dy, dx) for
+ * output row y is a contiguous run of one phase row. Scratch: the phases, then the row pointers. */
 LHR_HOT static void conv_dense(const engine_op *op, float *scratch, const float **rows) {
-    int kk = op->kernel, st = op->stride, pd = op->pad, ho = op->out_h, wo = op->out_w, n = ho * wo;
+    int kk = op->kernel, st = op->stride, pd = op->pad, ho = op->out_h, wo = op->out_w;
     int ph = op->in_h + 2 * pd, pw = (op->in_w + 2 * pd + st - 1) / st;
-    float *phases = scratch, *cols = scratch + (size_t)st * (ph * pw + 32);
-    int r = 0;
+    size_t phase_size = (size_t)ph * pw + 32;
+    float *phases = scratch;
     for (int c = 0; c < op->cin; c++) {
         const float *in = op->in[c];
         if (st == 2 && pd == 1 && op->in_w % 2 == 0) {
-            split_columns(in, op->in_h, op->in_w, phases, phases + (size_t)ph * pw + 32, pw);
+            split_columns(in, op->in_h, op->in_w, phases + 2 * c * phase_size, phases + (2 * c + 1) * phase_size, pw);
         } else {
         for (int q = 0; q < st; q++) {
             for (int y = 0; y < ph; y++) {
                 int iy = y - pd;
-                float *dst = phases + (size_t)q * ((size_t)ph * pw + 32) + (size_t)y * pw;
+                float *dst = phases + ((size_t)c * st + q) * phase_size + (size_t)y * pw;
                 for (int j = 0; j < pw; j++) {
                     int ix = j * st + q - pd;
                     dst[j] = (iy >= 0 && iy < op->in_h && ix >= 0 && ix < op->in_w) ? in[(size_t)iy * op->in_w + ix] : 0.0f;
@@ -484,16 +484,18 @@ LHR_HOT static void conv_dense(const engine_op *op, float *scratch, const float 
             }
         }
         }
-        for (int dy = 0; dy < kk; dy++) {
-            for (int dx = 0; dx < kk; dx++, r++) {
-                float *col = cols + (size_t)r * n;
-                rows[r] = col;
-                const float *phase = phases + (size_t)(dx % st) * ((size_t)ph * pw + 32) + dx / st;
-                for (int y = 0; y < ho; y++) memcpy(col + (size_t)y * wo, phase + (size_t)(y * st + dy) * pw, sizeof(float) * (size_t)wo);
-            }
-        }
     }
-    pointwise(op->weights, op->bias, rows, op->out, op->cin * kk * kk, op->cout, n, op->act);
+    int taps = op->cin * kk * kk;
+    float **out_rows = (float **)(void *)(rows + taps);
+    for (int y = 0; y < ho; y++) {
+        int r = 0;
+        for (int c = 0; c < op->cin; c++)
+            for (int dy = 0; dy < kk; dy++)
+                for (int dx = 0; dx < kk; dx++, r++)
+                    rows[r] = phases + ((size_t)c * st + dx % st) * phase_size + (size_t)(y * st + dy) * pw + dx / st;
+        for (int m = 0; m < op->cout; m++) out_rows[m] = (float *)op->out[m] + (size_t)y * wo;
+        pointwise(op->weights, op->bias, rows, (const float **)out_rows, taps, op->cout, wo, op->act);
+    }
 }
 
 /* Average over kernel x pad windows (pool windows tile the plane exactly): the window rows are
@@ -757,8 +759,8 @@ static int read_op(reader *r, lhr_engine *e, const layout *l, engine_op *op) {
         op->bias = read_weights(r, e, l, (size_t)op->cout, "conv bias");
         op->in = read_view(r, e, l, op->cin, op->in_h, op->in_w, "conv input");
         op->out = read_view(r, e, l, op->cout, op->out_h, op->out_w, "conv output");
-        scratch = (size_t)op->cin * op->kernel * op->kernel * op->out_h * op->out_w +
-                  (size_t)op->stride * ((op->in_h + 2 * op->pad) * ((op->in_w + 2 * op->pad + op->stride - 1) / op->stride) + 32);
+        scratch = (size_t)op->cin * op->stride *
+                  ((size_t)(op->in_h + 2 * op->pad) * ((op->in_w + 2 * op->pad + op->stride - 1) / op->stride) + 32);
         break;
     case OP_DEPTHWISE:
         op->stride = next_int(r, 1, 2, "stride");
@@ -928,7 +930,8 @@ static lhr_status parse_program(reader *r, lhr_engine *e, layout *l) {
     }
     size_t conv_rows = 0;
     for (int i = 0; i < e->n_ops; i++)
-        if (e->ops[i].kind == OP_CONV) conv_rows = max_size(conv_rows, (size_t)e->ops[i].cin * e->ops[i].kernel * e->ops[i].kernel);
+        if (e->ops[i].kind == OP_CONV)
+            conv_rows = max_size(conv_rows, (size_t)e->ops[i].cin * e->ops[i].kernel * e->ops[i].kernel + e->ops[i].cout);
     e->scratch_floats = (e->scratch_floats + 15) / 16 * 16; /* keeps the row pointers after it aligned */
     e->scratch = keep(e, sizeof(float) * (e->scratch_floats + 64) + sizeof(float *) * conv_rows);
     if (!e->scratch) return LHR_ERR_NO_MEMORY;
