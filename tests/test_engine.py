@@ -311,3 +311,22 @@ def test_benchmark_has_engine_rows(library, tmp_path):
         assert row.rel_error < 1e-4 and row.kp_agreement == 1.0
     assert "fp32 only" in report.rows[4].reason
     assert report.ok
+
+
+def test_format_table_row(monkeypatch):
+    """The engine's row: its file name, fp32 only, exported with torch alone, its runtime's name and version."""
+    import importlib.util
+
+    import lite_hrnet
+    from lite_hrnet import formats
+    from lite_hrnet.benchmark._plan import runtime_version
+
+    assert formats.artifact_path("OUT", "m", "engine", "fp32").as_posix() == "OUT/m.lhrn"
+    with pytest.raises(ValueError, match="lite-hrnet engine files are written at fp32 only, not fp16"):
+        formats.artifact_path("OUT", "m", "engine", "fp16")
+    assert formats.format_of_path("a.LHRN").name == "engine" and "engine" in formats.EXPORT_FORMATS
+    assert not formats.get_format("torch").exported and formats.get_format("engine").exported
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+    assert formats.missing_export_modules(["engine"]) == ["torch"]
+    assert runtime_version("engine") == ("lhr_engine", lite_hrnet.__version__)

@@ -111,7 +111,7 @@ def given_files(files: Union[None, str, Sequence[Union[str, os.PathLike]]]) -> T
         path = Path(str(p).strip())
         fmt = format_of_path(path)
         if fmt is None or fmt.name not in EXPORT_FORMATS:
-            raise ValueError(f"--files: {path} is not an .onnx, .xml, .tflite or .lhrn model file")
+            raise ValueError(f"--files: {path} is not an .onnx, .xml or .tflite model file, nor a .lhrn engine program")
         if not path.is_file():
             raise ValueError(f"--files: not found: {path}")
         try:
