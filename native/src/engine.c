@@ -607,19 +607,31 @@ LHR_HOT static void sum_terms(const engine_op *op, float *scratch) {
 }
 
 /* out = in + bilinear upsampling of aux with aligned corners (the iterative head): each output row
- * blends two source rows (vector), then each output column two entries of that blend.
- * Scratch: the blended row (ws floats + slack), then per output column its two sources and weight. */
+ * blends two source rows (vector), then each output column two entries of that blend. Upsampling
+ * reads at most 9 neighbouring blend entries per 16 output columns, so a vector of columns is two
+ * lane shuffles of one load. Scratch: the blend (ws + 32 floats), then per vector of columns its
+ * first source and its shuffle indices and weights. */
 LHR_HOT static void bilinear_add(const engine_op *op, float *scratch) {
     int h = op->out_h, w = op->out_w, hs = op->in_h, ws = op->in_w;
     float fy = h > 1 ? (float)(hs - 1) / (float)(h - 1) : 0.0f;
     float fx = w > 1 ? (float)(ws - 1) / (float)(w - 1) : 0.0f;
-    float *blend = scratch, *lx = scratch + ws + 16;
-    int *x0 = (int *)(lx + w), *x1 = x0 + w;
-    for (int x = 0; x < w; x++) {
-        float sx = (float)x * fx;
-        x0[x] = (int)sx;
-        x1[x] = x0[x] + 1 < ws ? x0[x] + 1 : ws - 1;
-        lx[x] = sx - (float)x0[x];
+    int blocks = w / 16;
+    float *blend = scratch;
+    v16 *weight = (v16 *)(void *)(scratch + ws + 32);
+    vi16 *first = (vi16 *)(void *)(weight + blocks), *second = first + blocks;
+    int *base = (int *)(void *)(second + blocks);
+    int shuffles = 1;
+    for (int bl = 0; bl < blocks; bl++) {
+        for (int l = 0; l < 16; l++) {
+            int x = 16 * bl + l;
+            float sx = (float)x * fx;
+            int x0 = (int)sx, x1 = x0 + 1 < ws ? x0 + 1 : ws - 1;
+            if (l == 0) base[bl] = x0;
+            first[bl][l] = x0 - base[bl];
+            second[bl][l] = x1 - base[bl];
+            weight[bl][l] = sx - (float)x0;
+            shuffles &= x1 - base[bl] < 16;
+        }
     }
     for (int c = 0; c < op->cout; c++) {
         const float *a = op->in[c], *s = op->aux[c];
@@ -634,7 +646,20 @@ LHR_HOT static void bilinear_add(const engine_op *op, float *scratch) {
             for (; x < ws; x++) blend[x] = (1.0f - ly) * s0[x] + ly * s1[x];
             const float *arow = a + (size_t)y * w;
             float *orow = out + (size_t)y * w;
-            for (x = 0; x < w; x++) orow[x] = arow[x] + (1.0f - lx[x]) * blend[x0[x]] + lx[x] * blend[x1[x]];
+            x = 0;
+            if (shuffles) {
+                for (int bl = 0; bl < blocks; bl++, x += 16) {
+                    v16 src = V16_LOAD(blend + base[bl]);
+                    v16 lo = __builtin_shuffle(src, first[bl]), hi = __builtin_shuffle(src, second[bl]);
+                    V16_STORE(orow + x, V16_LOAD(arow + x) + (1.0f - weight[bl]) * lo + weight[bl] * hi);
+                }
+            }
+            for (; x < w; x++) {
+                float sx = (float)x * fx;
+                int x0 = (int)sx, x1 = x0 + 1 < ws ? x0 + 1 : ws - 1;
+                float lx = sx - (float)x0;
+                orow[x] = arow[x] + (1.0f - lx) * blend[x0] + lx * blend[x1];
+            }
         }
     }
 }
@@ -853,7 +878,7 @@ static int read_op(reader *r, lhr_engine *e, const layout *l, engine_op *op) {
         op->in = read_view(r, e, l, op->cout, op->out_h, op->out_w, "bilinear add input");
         op->aux = read_view(r, e, l, op->cout, op->in_h, op->in_w, "bilinear add source");
         op->out = read_view(r, e, l, op->cout, op->out_h, op->out_w, "bilinear add output");
-        scratch = (size_t)op->in_w + 16 + 3 * (size_t)op->out_w;
+        scratch = (size_t)op->in_w + 32 + 16 * 4 * ((size_t)op->out_w / 16 + 1);
         break;
     default:
         break;
