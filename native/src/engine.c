@@ -501,6 +501,8 @@ LHR_HOT static void conv_dense(const engine_op *op, float *scratch, const float 
 /* Average over kernel x pad windows (pool windows tile the plane exactly): the window rows are
  * summed as whole rows first (vector adds), then each window's columns. `acc` holds in_w floats. */
 LHR_HOT static void pool(const engine_op *op, float *acc) {
+    const vi16 even_idx = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
+    const vi16 odd_idx = even_idx + 1;
     int kh = op->kernel, kw = op->pad, w = op->in_w;
     float inv = 1.0f / (float)(kh * kw);
     if (op->out_h == 1 && op->out_w == 1) { /* a global mean (spatial weighting): one flat sum per plane */
@@ -534,10 +536,24 @@ LHR_HOT static void pool(const engine_op *op, float *acc) {
                 for (; x + 16 <= w; x += 16) V16_STORE(acc + x, V16_LOAD(acc + x) + V16_LOAD(row + x));
                 for (; x < w; x++) acc[x] += row[x];
             }
-            for (int x = 0; x < op->out_w; x++) {
-                float s = 0.0f;
-                for (int dx = 0; dx < kw; dx++) s += acc[x * kw + dx];
-                out[(size_t)y * op->out_w + x] = s * inv;
+            float *o = out + (size_t)y * op->out_w;
+            if ((kw & (kw - 1)) == 0) {
+                /* Window widths of 2^k: k passes of pairwise adds, each halving the row in place. */
+                for (int len = w; len > op->out_w; len /= 2) {
+                    int j = 0;
+                    for (; 2 * j + 32 <= len; j += 16) {
+                        v16 lo = V16_LOAD(acc + 2 * j), hi = V16_LOAD(acc + 2 * j + 16);
+                        V16_STORE(acc + j, __builtin_shuffle(lo, hi, even_idx) + __builtin_shuffle(lo, hi, odd_idx));
+                    }
+                    for (; 2 * j < len; j++) acc[j] = acc[2 * j] + acc[2 * j + 1];
+                }
+                for (int x = 0; x < op->out_w; x++) o[x] = acc[x] * inv;
+            } else {
+                for (int x = 0; x < op->out_w; x++) {
+                    float s = 0.0f;
+                    for (int dx = 0; dx < kw; dx++) s += acc[x * kw + dx];
+                    o[x] = s * inv;
+                }
             }
         }
     }
