@@ -26,11 +26,14 @@ venv: $(VENV)/.installed-dev
 # The main job: the official Lite-HRNet-18, then the trained demo model exported to every
 # format and precision (each file checked against PyTorch) and benchmarked on this CPU.
 DEMO_MODEL := litehrnet_18_coco_128x96
-demo: $(VENV)/.installed-all
+# The hand-written engine (`make engine`) joins in where cmake is installed.
+comma := ,
+DEMO_ENGINE := $(if $(shell command -v cmake 2>/dev/null),$(comma)engine,)
+demo: $(VENV)/.installed-all $(if $(DEMO_ENGINE),engine)
 	$(BIN)/lite-hrnet info litehrnet_18_coco_256x192
-	$(BIN)/lite-hrnet export $(DEMO_MODEL) --weights synthetic --formats onnx,openvino,tflite \
+	$(BIN)/lite-hrnet export $(DEMO_MODEL) --weights synthetic --formats onnx,openvino,tflite$(DEMO_ENGINE) \
 		--precision fp32,fp16,int8 --out exports --reuse
-	$(BIN)/lite-hrnet benchmark $(DEMO_MODEL) --weights synthetic --formats torch,onnx,openvino,tflite \
+	$(BIN)/lite-hrnet benchmark $(DEMO_MODEL) --weights synthetic --formats torch,onnx,openvino,tflite$(DEMO_ENGINE) \
 		--precision fp32,fp16,int8 --threads 1 --runs 50 --exports exports \
 		--json exports/benchmark.json --plot exports/benchmark.png
 
@@ -64,10 +67,18 @@ mutation: $(VENV)/.installed-dev
 # and build/native/litehrnet-predict. Needs cmake, a C compiler, libjpeg and libpng (Debian: cmake
 # libjpeg-dev libpng-dev); LiteRT's libLiteRt.so comes from the venv's ai-edge-litert.
 NATIVE_BUILD := build/native
-.PHONY: native
+.PHONY: native engine
 native: $(VENV)/.installed-dev
-	cmake -S native -B $(NATIVE_BUILD) -DCMAKE_BUILD_TYPE=Release -DLHR_WERROR=ON -DLITERT_PYTHON=$(abspath $(BIN)/python)
+	cmake -S native -B $(NATIVE_BUILD) -DCMAKE_BUILD_TYPE=Release -DLHR_WERROR=ON -DLITERT_PYTHON=$(abspath $(BIN)/python) \
+		-DLHR_BUILD_TOOLS=ON -DLHR_BUILD_TESTS=ON
 	cmake --build $(NATIVE_BUILD) -j
+
+# The hand-written engine alone (build/native/liblhr_engine.so, the `engine` format's runtime): needs
+# cmake and a C compiler only.
+engine: $(VENV)/.installed-all
+	cmake -S native -B $(NATIVE_BUILD) -DCMAKE_BUILD_TYPE=Release -DLHR_WERROR=ON -DLITERT_PYTHON=$(abspath $(BIN)/python) \
+		-DLHR_BUILD_TOOLS=OFF -DLHR_BUILD_TESTS=OFF
+	cmake --build $(NATIVE_BUILD) -j --target lhr_engine
 
 # ---------------------------------------------------------------- java
 # The JVM library over liblitehrnet (java/, package io.github.litehrnet), built offline with javac and
