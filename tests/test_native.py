@@ -8,6 +8,7 @@ ai-edge-litert wheel) is missing. Builds go to build/native-tests and build/nati
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -116,24 +117,52 @@ def asan_build(plain_tflite) -> Path:
                   f"-DLHR_TEST_MODEL={plain_tflite}")
 
 
+# The ctest suite (native/CMakeLists.txt); each program prints "N checks, 0 failures" when all pass.
+CTESTS = ("core", "api", "engine")
+
+
 def _ctest(build: Path) -> str:
-    run = subprocess.run(["ctest", "--output-on-failure", "-V"], cwd=build, capture_output=True, text=True, timeout=600)
+    run = subprocess.run(["ctest", "--output-on-failure", "-V"], cwd=build, capture_output=True, text=True, timeout=900)
     output = run.stdout + run.stderr
-    assert run.returncode == 0, output[-6000:]
+    if run.returncode != 0:
+        # ctest -V interleaves every test's output: lead with the failed tests, their FAIL lines and any
+        # crash or sanitizer report, so the cause is not cut off by the tail
+        lines = output.splitlines()
+        failed = [line for line in lines if "***" in line or "(Failed)" in line or "SEGFAULT" in line]
+        causes = [line for line in lines
+                  if "FAIL " in line or "CRASH " in line or "Sanitizer" in line or "runtime error" in line
+                  or line.lstrip().startswith("#")]
+        pytest.fail(f"ctest failed in {build}:\n" + "\n".join(failed + ["--- failures:"] + causes[:80])
+                    + "\n--- output tail:\n" + output[-4000:], pytrace=False)
+    for name in CTESTS:
+        assert re.search(rf"Test +#\d+: {name} \.+ +Passed", output), \
+            f"ctest did not run the {name} test:\n{output[-3000:]}"
     return output
+
+
+def _check_engine_ctest(output: str) -> None:
+    """The engine test ran all its parts: both golden programs against PyTorch and the corrupted programs."""
+    for program in ("engine_tiny.lhrn", "engine_tiny256.lhrn"):
+        assert re.search(rf"{re.escape(program)}: \d+x\d+x\d+ output, max \|error\| / max \|reference\| = ", output), \
+            output[-3000:]
+    corrupted = next((line for line in output.splitlines() if "corrupted programs:" in line), None)
+    assert corrupted is not None, output[-3000:]
+    print(corrupted)
 
 
 def test_ctest_golden_values_and_bad_input(native_build):
     output = _ctest(native_build)
-    # both test programs ran everything: golden values, bad files, and predictions with the model
-    assert output.count(" 0 failures") == 2, output[-3000:]
+    # every test program ran everything: golden values, bad files, predictions with the model, the engine
+    assert output.count(" 0 failures") == len(CTESTS), output[-3000:]
+    _check_engine_ctest(output)
     assert "equal to cv2.warpAffine" in output and "predictions with" in output
     print(next(line for line in output.splitlines() if "equal to cv2.warpAffine" in line))
 
 
 def test_ctest_under_address_and_undefined_behavior_sanitizers(asan_build, plain_tflite, tmp_path):
     output = _ctest(asan_build)
-    assert output.count(" 0 failures") == 2 and "predictions with" in output, output[-3000:]
+    assert output.count(" 0 failures") == len(CTESTS) and "predictions with" in output, output[-3000:]
+    _check_engine_ctest(output)
     # the command-line program's bad-input paths under the sanitizers too
     for args in _bad_cli_calls(plain_tflite, tmp_path).values():
         run = subprocess.run([str(asan_build / "litehrnet-predict"), *args], capture_output=True, text=True, timeout=120)

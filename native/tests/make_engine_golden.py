@@ -17,6 +17,8 @@ It writes into native/tests/golden/:
 
 * engine_tiny.lhrn: the network compiled for 64 x 32 inputs (H x W), metadata
   {"input_size": [64, 32], "name": "engine_tiny", "num_joints": 3, "seed": 20261202};
+* engine_tiny_ops.txt: the kind of each of its ops, one a line, in program order (as
+  lhr_engine_op_kind names them);
 * engine_tiny_input.f32: a 3 x 64 x 32 input (standard normal);
 * engine_tiny_output.f32: PyTorch's output for it, 3 x 16 x 8;
 * engine_tiny256.lhrn: the same network for 256 x 256 inputs (large enough that the engine's
@@ -41,7 +43,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from lite_hrnet.export.engine_program import write_program  # noqa: E402
+from lite_hrnet.export.engine_program import compile_model, write_program  # noqa: E402
 from lite_hrnet.models.litehrnet import LiteHRNetPose  # noqa: E402
 from lite_hrnet.specs import ArchSpec, StemSpec  # noqa: E402
 
@@ -49,6 +51,8 @@ OUT = Path(__file__).resolve().parent / "golden"
 SEED = 20261202
 NUM_JOINTS = 3
 TENSOR_MAGIC = b"LHRT"
+# Op kinds by their number in a program (engine.c's numbering), as lhr_engine_op_kind names them.
+OP_KIND_NAMES = {1: "conv", 2: "depthwise", 3: "pointwise", 4: "pool", 5: "scale", 6: "sum", 7: "bilinear_add"}
 
 TINY_ARCH = ArchSpec(
     stem=StemSpec(stem_channels=8, out_channels=8, expand_ratio=1),
@@ -111,6 +115,8 @@ def main() -> None:
     size = (64, 32)
     write_program(model, size, OUT / "engine_tiny.lhrn",
                   {"name": "engine_tiny", "input_size": list(size), "num_joints": NUM_JOINTS, "seed": SEED})
+    kinds = [OP_KIND_NAMES[op.fields[0]] for op in compile_model(model, size).ops]
+    (OUT / "engine_tiny_ops.txt").write_text("".join(f"{k}\n" for k in kinds))
     x = np.random.default_rng(SEED + 1).standard_normal((3, *size)).astype(np.float32)
     write_tensor(OUT / "engine_tiny_input.f32", x)
     write_tensor(OUT / "engine_tiny_output.f32", reference(model, x))

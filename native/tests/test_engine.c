@@ -14,9 +14,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "lhr_engine.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifdef UNDER_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
 
 static int failures = 0, checks = 0;
 
@@ -157,6 +170,36 @@ static lhr_engine *open_or_die(const char *path) {
     return e;
 }
 
+/* What the test is doing when the engine crashes (a corrupted program: which int, which value),
+ * printed by the crash handler (or the sanitizers' death callback) so the log names the case. */
+static char current_case[256];
+
+static void print_current_case(void) {
+    if (current_case[0]) {
+        static const char prefix[] = "\nCRASH while running ";
+        if (write(STDERR_FILENO, prefix, sizeof prefix - 1) < 0 ||
+            write(STDERR_FILENO, current_case, strlen(current_case)) < 0 || write(STDERR_FILENO, "\n", 1) < 0)
+            return;
+    }
+}
+
+#ifndef UNDER_ASAN
+static void on_crash(int sig) {
+    print_current_case();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+#endif
+
+static void report_crashes(void) {
+#ifdef UNDER_ASAN
+    __sanitizer_set_death_callback(print_current_case); /* keeps the sanitizers' own SEGV report */
+#else
+    const int signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) signal(signals[i], on_crash);
+#endif
+}
+
 /* ------------------------------------------------------------------ the golden programs */
 
 /* Shapes, metadata (against the file's own bytes), results against PyTorch, repeated runs. */
@@ -185,6 +228,7 @@ static void test_golden(const char *dir, const char *program, const float *input
 
     size_t n_out = (size_t)ref.c * ref.h * ref.w, n_in = (size_t)3 * in_h * in_w;
     float *out = nan_filled(n_out), *again = nan_filled(n_out);
+    snprintf(current_case, sizeof current_case, "the golden program %s", path);
     CHECK(lhr_engine_run(e, input, out) == LHR_OK, "%s: run failed", program);
     double err = relative_error(out, ref.v, n_out);
     printf("%s: %dx%dx%d output, max |error| / max |reference| = %.3g\n", program, ref.c, ref.h, ref.w, err);
@@ -205,12 +249,62 @@ static void test_golden(const char *dir, const char *program, const float *input
     CHECK(lhr_engine_run(e2, input, again) == LHR_OK, "%s: run of a second engine failed", program);
     CHECK(memcmp(out, again, sizeof(float) * n_out) == 0, "%s: a second engine gave another output", program);
     lhr_engine_close(e2);
+    current_case[0] = '\0';
 
     lhr_engine_close(e);
     free(other);
     free(out);
     free(again);
     free(ref.v);
+    free(path);
+}
+
+/* lhr_engine_num_ops and lhr_engine_op_kind against the compiler's op list (engine_tiny_ops.txt);
+ * lhr_engine_run_profiled gives lhr_engine_run's bits and a time for every op. */
+static void test_ops_and_profile(const char *dir, const float *input) {
+    char *path = join(dir, "engine_tiny.lhrn"), *ops_path = join(dir, "engine_tiny_ops.txt");
+    blob text = read_blob(ops_path);
+    char *kinds = malloc(text.size + 1);
+    if (!kinds) exit(2);
+    memcpy(kinds, text.data, text.size);
+    kinds[text.size] = '\0';
+    lhr_engine *e = open_or_die(path);
+    int n_ops = lhr_engine_num_ops(e), op = 0;
+    char *save = NULL;
+    for (char *kind = strtok_r(kinds, "\n", &save); kind; kind = strtok_r(NULL, "\n", &save), op++) {
+        const char *got = lhr_engine_op_kind(e, op);
+        CHECK(got && strcmp(got, kind) == 0, "op %d is %s, the compiler wrote %s", op, got ? got : "(null)", kind);
+    }
+    CHECK(n_ops == op && op > 100, "%d ops, the compiler wrote %d", n_ops, op);
+    CHECK(lhr_engine_op_kind(e, -1) == NULL && lhr_engine_op_kind(e, n_ops) == NULL, "op kind out of range not NULL");
+    CHECK(lhr_engine_num_ops(NULL) == 0 && lhr_engine_op_kind(NULL, 0) == NULL, "op count or kind of a NULL engine");
+
+    int k, h, w;
+    lhr_engine_output_shape(e, &k, &h, &w);
+    size_t n_out = (size_t)k * h * w;
+    float *out = nan_filled(n_out), *profiled = nan_filled(n_out);
+    double *seconds = malloc(sizeof(double) * (size_t)(n_ops + 1));
+    if (!seconds) exit(2);
+    for (int i = 0; i <= n_ops; i++) seconds[i] = -1.0;
+    CHECK(lhr_engine_run(e, input, out) == LHR_OK, "run failed");
+    CHECK(lhr_engine_run_profiled(e, input, profiled, seconds) == LHR_OK, "profiled run failed");
+    CHECK(memcmp(out, profiled, sizeof(float) * n_out) == 0, "the profiled run gave another output");
+    int timed = 0;
+    for (int i = 0; i < n_ops; i++) timed += seconds[i] >= 0.0 && seconds[i] < 60.0;
+    CHECK(timed == n_ops && seconds[n_ops] == -1.0, "%d of %d op times in [0, 60) s, or one written past the end",
+          timed, n_ops);
+    CHECK(lhr_engine_run_profiled(e, input, profiled, NULL) == LHR_OK, "profiled run without times failed");
+    CHECK(lhr_engine_run_profiled(NULL, input, profiled, seconds) == LHR_ERR_INVALID_ARGUMENT &&
+              lhr_engine_run_profiled(e, NULL, profiled, seconds) == LHR_ERR_INVALID_ARGUMENT &&
+              lhr_engine_run_profiled(e, input, NULL, seconds) == LHR_ERR_INVALID_ARGUMENT,
+          "profiled run with a NULL engine, input or output");
+    lhr_engine_close(e);
+    free(seconds);
+    free(out);
+    free(profiled);
+    free(kinds);
+    free(text.data);
+    free(ops_path);
     free(path);
 }
 
@@ -334,6 +428,17 @@ static void test_bad_files(const char *dir, const char *tmp) {
         write_blob(bad, copy, good.size);
         expect_open_error(bad, LHR_ERR_BAD_MODEL, NULL, "a header count one too large");
     }
+    /* counts far beyond the file's size (the engine must not trust them for its allocations) */
+    const uint32_t huge[3][3] = {{0xFFFFFFFFu, n_floats, n_meta}, {n_ints, 0xFFFFFFFFu, n_meta},
+                                 {n_ints, n_floats, 0xFFFFFFFFu}};
+    for (int i = 0; i < 3; i++) {
+        memcpy(copy, good.data, good.size);
+        for (int j = 0; j < 3; j++) put_u32(copy + 8 + 4 * j, huge[i][j]);
+        write_blob(bad, copy, good.size);
+        char what[64];
+        snprintf(what, sizeof what, "header count %d = 2^32 - 1", i);
+        expect_open_error(bad, LHR_ERR_BAD_MODEL, NULL, what);
+    }
     /* a count of zero ints: an empty program */
     memcpy(copy, good.data, good.size);
     put_u32(copy + 8, 0);
@@ -377,7 +482,9 @@ typedef struct {
 /* Opens the file as it is now; a refusal must be LHR_ERR_BAD_MODEL naming the file, an engine that
  * opens must run (a NaN-free input, output of the shape it reports) and say LHR_OK. */
 static void open_and_run(const char *path, const float *input, size_t n_input, fuzz_counts *counts, size_t at,
-                         int32_t value) {
+                         int32_t original, int32_t value) {
+    snprintf(current_case, sizeof current_case, "%s with program int %zu (file byte %zu) set from %d to %d", path, at,
+             HEADER_BYTES + 4 * at, (int)original, (int)value);
     lhr_engine *e = NULL;
     char err[LHR_ERROR_SIZE];
     err[0] = '\0';
@@ -387,6 +494,7 @@ static void open_and_run(const char *path, const float *input, size_t n_input, f
         counts->refused++;
         CHECK(s == LHR_ERR_BAD_MODEL && e == NULL, "int %zu = %d: status %d (%s)", at, (int)value, (int)s, err);
         CHECK(strstr(err, path) && strstr(err, "bad engine program"), "int %zu = %d: message %s", at, (int)value, err);
+        current_case[0] = '\0';
         return;
     }
     int c, h, w, k, oh, ow;
@@ -401,6 +509,7 @@ static void open_and_run(const char *path, const float *input, size_t n_input, f
     free(in);
     free(out);
     lhr_engine_close(e);
+    current_case[0] = '\0';
 }
 
 /* Every int of the program (and the header counts) set to several values in turn, in place. */
@@ -425,7 +534,7 @@ static void test_corrupted_programs(const char *dir, const char *tmp, const floa
             unsigned char bytes[4];
             put_u32(bytes, (uint32_t)values[j]);
             if (fseek(f, (long)at, SEEK_SET) != 0 || fwrite(bytes, 1, 4, f) != 4 || fflush(f) != 0) exit(2);
-            open_and_run(bad, input, n_input, &counts, i, values[j]);
+            open_and_run(bad, input, n_input, &counts, i, v, values[j]);
         }
         if (fseek(f, (long)at, SEEK_SET) != 0 || fwrite(good.data + at, 1, 4, f) != 4 || fflush(f) != 0) exit(2);
     }
@@ -446,6 +555,7 @@ int main(int argc, char **argv) {
     }
     const char *dir = argv[1], *tmp = argv[2];
     setvbuf(stdout, NULL, _IONBF, 0); /* what ran before a crash stays in the log */
+    report_crashes();
     mkdir(tmp, 0777);
 
     tensor input = read_tensor(dir, "engine_tiny_input.f32");
@@ -455,6 +565,7 @@ int main(int argc, char **argv) {
     test_golden(dir, "engine_tiny256.lhrn", big, "engine_tiny256_output.f32", "\"name\": \"engine_tiny256\"", 256, 256);
     free(big);
 
+    test_ops_and_profile(dir, input.v);
     test_null_arguments(dir);
     test_bad_files(dir, tmp);
     test_corrupted_programs(dir, tmp, input.v, (size_t)input.c * input.h * input.w);
