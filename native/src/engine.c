@@ -123,6 +123,17 @@ LHR_INLINE float scalar_act(float a, int act) {
     return a;
 }
 
+/* The first `count` lanes of v to dst (all 16 when count >= 16). */
+LHR_INLINE void store_row_part(float *dst, v16 v, int count) {
+    if (count >= 16) {
+        V16_STORE(dst, v);
+    } else {
+        float tmp[16];
+        V16_STORE(tmp, v);
+        for (int i = 0; i < count; i++) dst[i] = tmp[i];
+    }
+}
+
 /* y[m] = act(bias[m] + sum_k w[m][k] x[k]) over n positions; x and y are plane pointer lists.
  * Blocks of 8 outputs x 32 positions keep 16 accumulators in registers; the input block
  * (k x 32 floats) stays in L1 while every output block reads it. */
@@ -192,7 +203,10 @@ LHR_HOT static void pointwise(const float *w, const float *bias, const float **x
             V16_STORE(y[m] + p + 16, v16_act(a1, act));
         }
     }
-    for (; p + 16 <= n; p += 16) {
+    /* The last columns, 16 at a time: reads may run past the planes' end (the arena and the scratch
+     * have slack for that), stores stop at n. */
+    for (; p < n; p += 16) {
+        int count = n - p < 16 ? n - p : 16;
         int m = 0;
         for (; m + 8 <= m_out; m += 8) {
             v16 acc[8];
@@ -202,19 +216,12 @@ LHR_HOT static void pointwise(const float *w, const float *bias, const float **x
                 const float *wk = w + (size_t)m * k_in + k;
                 for (int i = 0; i < 8; i++) acc[i] += wk[(size_t)i * k_in] * x0;
             }
-            for (int i = 0; i < 8; i++) V16_STORE(y[m + i] + p, v16_act(acc[i], act));
+            for (int i = 0; i < 8; i++) store_row_part(y[m + i] + p, v16_act(acc[i], act), count);
         }
         for (; m < m_out; m++) {
             v16 a0 = v16_splat(bias[m]);
             for (int k = 0; k < k_in; k++) a0 += w[(size_t)m * k_in + k] * V16_LOAD(x[k] + p);
-            V16_STORE(y[m] + p, v16_act(a0, act));
-        }
-    }
-    for (; p < n; p++) {
-        for (int m = 0; m < m_out; m++) {
-            float s = bias[m];
-            for (int k = 0; k < k_in; k++) s += w[(size_t)m * k_in + k] * x[k][p];
-            y[m][p] = scalar_act(s, act);
+            store_row_part(y[m] + p, v16_act(a0, act), count);
         }
     }
 }
@@ -262,16 +269,6 @@ LHR_INLINE void padded_row(const float *src, const float *scale, int shift, int 
         for (int x = 0; x < w; x += 16) V16_STORE(row + x, V16_LOAD(s + x));
     }
     V16_STORE(row + w, v16_splat(0.0f)); /* the right border, and what the last vector read past it */
-}
-
-LHR_INLINE void store_row_part(float *dst, v16 v, int count) {
-    if (count >= 16) {
-        V16_STORE(dst, v);
-    } else {
-        float tmp[16];
-        V16_STORE(tmp, v);
-        for (int i = 0; i < count; i++) dst[i] = tmp[i];
-    }
 }
 
 /* Stride-2 depthwise convolution of channel c of a large plane, through three padded input rows at a time. */
