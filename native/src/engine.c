@@ -60,6 +60,8 @@ typedef struct {
     int shift;               /* depthwise: the scale planes are 2^shift times smaller */
     const float *weights, *bias;
     const float **in, **out, **aux; /* views resolved to plane pointers; aux: scales / second input */
+    const float **means;     /* depthwise: also write each output plane's mean here (a global pool fused in) */
+    int fused;               /* pool: its means are written by the depthwise conv before it */
     int n_terms;             /* sum */
     const int *term_shift;
     const float *term_coef;
@@ -121,6 +123,22 @@ LHR_INLINE float scalar_act(float a, int act) {
     if (act == ACT_RELU) return a > 0.0f ? a : 0.0f;
     if (act == ACT_SIGMOID) return 1.0f / (1.0f + expf(-a));
     return a;
+}
+
+/* The mean of n floats. */
+LHR_INLINE float plane_mean(const float *in, int n) {
+    v16 a0 = v16_splat(0.0f), a1 = a0;
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 += V16_LOAD(in + i);
+        a1 += V16_LOAD(in + i + 16);
+    }
+    for (; i + 16 <= n; i += 16) a0 += V16_LOAD(in + i);
+    a0 += a1;
+    float sum = 0.0f;
+    for (int l = 0; l < 16; l++) sum += a0[l];
+    for (; i < n; i++) sum += in[i];
+    return sum / (float)n;
 }
 
 /* The first `count` lanes of v to dst (all 16 when count >= 16). */
@@ -428,6 +446,7 @@ LHR_HOT static void depthwise(const engine_op *op, float *scratch) {
     for (int c = 0; c < op->cin; c++) {
         if (!flat) {
             depthwise_rows_stride2(op, c, scratch);
+            if (op->means) ((float *)op->means[c])[0] = plane_mean(op->out[c], ho * wo);
             continue;
         }
         const float *k = op->weights + (size_t)c * 9;
@@ -453,6 +472,7 @@ LHR_HOT static void depthwise(const engine_op *op, float *scratch) {
         else if (op->act == ACT_NONE) dw_plane(pad, even, odd, 2, pitch, kv, b, ACT_NONE, ho, wo, res, out);
         else if (op->act == ACT_RELU) dw_plane(pad, even, odd, 2, pitch, kv, b, ACT_RELU, ho, wo, res, out);
         else dw_plane(pad, even, odd, 2, pitch, kv, b, ACT_SIGMOID, ho, wo, res, out);
+        if (op->means) ((float *)op->means[c])[0] = plane_mean(out, ho * wo); /* the plane is still in L1 */
     }
 }
 
@@ -502,23 +522,9 @@ LHR_HOT static void pool(const engine_op *op, float *acc) {
     const vi16 odd_idx = even_idx + 1;
     int kh = op->kernel, kw = op->pad, w = op->in_w;
     float inv = 1.0f / (float)(kh * kw);
-    if (op->out_h == 1 && op->out_w == 1) { /* a global mean (spatial weighting): one flat sum per plane */
-        int n = op->in_h * w;
-        for (int c = 0; c < op->cin; c++) {
-            const float *in = op->in[c];
-            v16 a0 = v16_splat(0.0f), a1 = a0;
-            int i = 0;
-            for (; i + 32 <= n; i += 32) {
-                a0 += V16_LOAD(in + i);
-                a1 += V16_LOAD(in + i + 16);
-            }
-            for (; i + 16 <= n; i += 16) a0 += V16_LOAD(in + i);
-            a0 += a1;
-            float sum = 0.0f;
-            for (int l = 0; l < 16; l++) sum += a0[l];
-            for (; i < n; i++) sum += in[i];
-            ((float *)op->out[c])[0] = sum * inv;
-        }
+    if (op->out_h == 1 && op->out_w == 1) { /* a global mean (spatial weighting) */
+        if (op->fused) return;              /* the depthwise conv before it wrote the means */
+        for (int c = 0; c < op->cin; c++) ((float *)op->out[c])[0] = plane_mean(op->in[c], op->in_h * w);
         return;
     }
     for (int c = 0; c < op->cin; c++) {
@@ -965,6 +971,20 @@ static lhr_status parse_program(reader *r, lhr_engine *e, layout *l) {
     if (r->at != r->n) {
         fail(r, "%zu unread values after the last op", r->n - r->at);
         return LHR_ERR_BAD_MODEL;
+    }
+    /* A global mean of a depthwise conv's output right after it (spatial weighting) is computed by
+     * the conv while each plane is still in cache. */
+    for (int i = 0; i + 1 < e->n_ops; i++) {
+        engine_op *dw = &e->ops[i], *mean = &e->ops[i + 1];
+        if (dw->kind != OP_DEPTHWISE || mean->kind != OP_POOL || mean->out_h != 1 || mean->out_w != 1 ||
+            mean->cin != dw->cout || mean->in_h != dw->out_h || mean->in_w != dw->out_w)
+            continue;
+        int same = 1;
+        for (int c = 0; c < dw->cout && same; c++) same = mean->in[c] == dw->out[c];
+        if (same) {
+            dw->means = mean->out;
+            mean->fused = 1;
+        }
     }
     size_t conv_rows = 0;
     for (int i = 0; i < e->n_ops; i++)
