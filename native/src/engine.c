@@ -935,7 +935,7 @@ static lhr_status parse_program(reader *r, lhr_engine *e, layout *l) {
     }
     size_t arena = (size_t)next_int(r, 1, INT32_MAX, "arena size");
     if (r->failed) return LHR_ERR_BAD_MODEL;
-    if (need > arena) {
+    if (need != arena) { /* the exporter writes exactly what the buffers need: no more is allocated */
         fail(r, "buffers need %zu floats, the arena has %zu", need, arena);
         return LHR_ERR_BAD_MODEL;
     }
@@ -1023,6 +1023,20 @@ lhr_status lhr_engine_open(const char *path, lhr_engine **engine, char *errbuf, 
     if (fread(magic, 1, 8, f) != 8 || memcmp(magic, LHRN_MAGIC, 8) != 0 || fread(counts, 4, 3, f) != 3) {
         fclose(f);
         return open_error(errbuf, errbuf_size, LHR_ERR_BAD_MODEL, "%s: %s", path, "not a lite-hrnet engine program (.lhrn)");
+    }
+    /* The header's counts must add up to the file's size before anything is allocated by them. */
+    long file_size = -1;
+    if (fseek(f, 0, SEEK_END) == 0) file_size = ftell(f);
+    unsigned long long expected = 20ull + 4ull * counts[0] + 4ull * counts[1] + (unsigned long long)counts[2];
+    if (file_size < 0 || fseek(f, 20, SEEK_SET) != 0) {
+        fclose(f);
+        return open_error(errbuf, errbuf_size, LHR_ERR_IO, "%s: %s", path, "cannot read the file");
+    }
+    if ((unsigned long long)file_size != expected) {
+        fclose(f);
+        return open_error(errbuf, errbuf_size, LHR_ERR_BAD_MODEL, "%s: %s", path,
+                          (unsigned long long)file_size < expected ? "the file is truncated"
+                                                                   : "the file has bytes after its metadata");
     }
     lhr_engine *e = calloc(1, sizeof(*e));
     int32_t *program = malloc(sizeof(int32_t) * (counts[0] ? counts[0] : 1));

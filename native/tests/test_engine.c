@@ -439,16 +439,31 @@ static void test_bad_files(const char *dir, const char *tmp) {
         snprintf(what, sizeof what, "header count %d = 2^32 - 1", i);
         expect_open_error(bad, LHR_ERR_BAD_MODEL, NULL, what);
     }
-    /* a count of zero ints: an empty program */
+    /* a count the file's size does not match: refused before anything is allocated by it */
     memcpy(copy, good.data, good.size);
     put_u32(copy + 8, 0);
     write_blob(bad, copy, good.size);
-    expect_open_error(bad, LHR_ERR_BAD_MODEL, "bad engine program", "no program ints");
-    /* one int fewer: the program ends inside its last op */
-    memcpy(copy, good.data, good.size);
-    put_u32(copy + 8, n_ints - 1);
-    write_blob(bad, copy, good.size);
-    expect_open_error(bad, LHR_ERR_BAD_MODEL, "bad engine program", "program one int short");
+    expect_open_error(bad, LHR_ERR_BAD_MODEL, "bytes after its metadata", "a count too small for the file");
+    /* a byte after the metadata */
+    unsigned char *longer = malloc(good.size + 1);
+    if (!longer) exit(2);
+    memcpy(longer, good.data, good.size);
+    longer[good.size] = '\n';
+    write_blob(bad, longer, good.size + 1);
+    expect_open_error(bad, LHR_ERR_BAD_MODEL, "bytes after its metadata", "a byte after the metadata");
+    free(longer);
+    /* consistent files whose program is cut: no ints at all, and one int short (the program ends
+     * inside its last op) */
+    const uint32_t kept_ints[2] = {0, n_ints - 1};
+    const char *cut_what[2] = {"no program ints", "program one int short"};
+    for (int i = 0; i < 2; i++) {
+        size_t dropped = 4 * (size_t)(n_ints - kept_ints[i]);
+        memcpy(copy, good.data, HEADER_BYTES + 4 * (size_t)kept_ints[i]);
+        memcpy(copy + HEADER_BYTES + 4 * (size_t)kept_ints[i], good.data + program_end, good.size - program_end);
+        put_u32(copy + 8, kept_ints[i]);
+        write_blob(bad, copy, good.size - dropped);
+        expect_open_error(bad, LHR_ERR_BAD_MODEL, "bad engine program", cut_what[i]);
+    }
 
     /* no metadata: the getter gives "{}" */
     memcpy(copy, good.data, good.size);
