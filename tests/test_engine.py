@@ -330,3 +330,19 @@ def test_format_table_row(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
     assert formats.missing_export_modules(["engine"]) == ["torch"]
     assert runtime_version("engine") == ("lhr_engine", lite_hrnet.__version__)
+
+
+def test_pose_estimator_runs_engine_files(programs):
+    """PoseEstimator on a .lhrn file: the keypoints of the PyTorch network it was compiled from, flip test included."""
+    from lite_hrnet.pipeline import PoseEstimator
+
+    path = programs[SMALL][0]
+    model = signal_carrying_model(SMALL, seed=CONFIGS.index(SMALL))  # the network programs[SMALL] was compiled from
+    frame = np.random.default_rng(5).integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    boxes = [[10, 20, 110, 220], [150, 30, 300, 230], [40, 40, 200, 200]]
+    for flip in (False, True):
+        engine = PoseEstimator(path, flip_test=flip, threads=2).predict(frame, boxes)
+        reference = PoseEstimator(model, flip_test=flip).predict(frame, boxes)
+        assert engine.keypoints.shape == (3, 17, 2)
+        np.testing.assert_allclose(engine.keypoints, reference.keypoints, atol=1e-3)
+        np.testing.assert_allclose(engine.scores, reference.scores, rtol=1e-4, atol=1e-6)
