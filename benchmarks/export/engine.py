@@ -98,9 +98,9 @@ def cases(files: Dict[str, Path]) -> List[Case]:
 
 
 def engine_library() -> ctypes.CDLL:
-    from lite_hrnet.runtimes.engine_backend import find_engine_library
+    from lite_hrnet.runtimes.engine_backend import find_library
 
-    lib = ctypes.CDLL(str(find_engine_library()))
+    lib = ctypes.CDLL(str(find_library()))
     lib.lhr_engine_op_kind.restype = ctypes.c_char_p
     return lib
 
