@@ -77,7 +77,7 @@ native: $(VENV)/.installed-dev
 # cmake and a C compiler only.
 engine: $(VENV)/.installed-all
 	cmake -S native -B $(NATIVE_BUILD) -DCMAKE_BUILD_TYPE=Release -DLHR_WERROR=ON -DLITERT_PYTHON=$(abspath $(BIN)/python) \
-		-DLHR_BUILD_TOOLS=OFF -DLHR_BUILD_TESTS=OFF
+		-DLHR_BUILD_TOOLS=OFF -DLHR_BUILD_TESTS=OFF -DLHR_REQUIRE_LITERT=OFF
 	cmake --build $(NATIVE_BUILD) -j --target lhr_engine
 
 # ---------------------------------------------------------------- java

@@ -154,9 +154,14 @@ def normalize_crops(
     reversed first) unless ``rgb`` is False.
     """
     crops = np.asarray(crops)
-    x = crops[..., ::-1] if rgb else crops
-    x = (x.astype(np.float32) - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
-    return np.ascontiguousarray(np.moveaxis(x, -1, -3))
+    out = np.empty(crops.shape[:-3] + (3,) + crops.shape[-3:-1], np.float32)
+    # One channel plane at a time, straight into the planar result: the same float32 operations as
+    # (float32(v) - mean) / std, without a float32 HWC copy and its transpose.
+    for c in range(3):
+        plane = out[..., c, :, :]
+        np.subtract(crops[..., 2 - c] if rgb else crops[..., c], np.float32(mean[c]), out=plane, dtype=np.float32)
+        np.divide(plane, np.float32(std[c]), out=plane)
+    return out
 
 
 def heatmap_to_image(
