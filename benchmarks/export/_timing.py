@@ -101,3 +101,27 @@ def run_result(model: str, input_size, macs: int, floor: dict, rounds: int, mach
     return dict(model=model, input_size=list(input_size), macs=macs, gflop_per_image=round(2 * macs / 1e9, 3),
                 weights="seeded random (seed 0), batch norm calibrated", floor=floor, rounds=rounds,
                 machine=machine.to_dict(), load_average_after=load_average_now(), rows=rows)
+
+
+def time_cases(model: str, cases: List[tuple], persons: Callable[[tuple], int], rounds: int,
+               say: Callable[[str], None]) -> Tuple[Dict[int, List[float]], dict, float, int, object]:
+    """Warm each case (its call last in the tuple) up twice, then time all of them in interleaved rounds.
+
+    Returns the milliseconds per case index, the floor entry, the floor in ms per image, the
+    model's multiply-adds and the machine (for :func:`run_result`).
+    """
+    from lite_hrnet.benchmark.machine import machine_info
+    from lite_hrnet.export.calibration import calibrated_random_model
+    from lite_hrnet.models.complexity import count_macs
+    from lite_hrnet.specs import get_model_spec
+
+    macs = int(count_macs(calibrated_random_model(model, seed=0, calib_count=1), get_model_spec(model).input_size))
+    machine = machine_info()
+    say(f"timing {len(cases)} cases, {rounds} interleaved rounds; load average {machine.load_average}")
+    for case in cases:  # warm up: first calls, resized TFLite tensors, OpenVINO's per-batch compiles
+        for _ in range(2):
+            case[-1]()
+    timed, rates = interleaved_rounds({i: (case[-1], 3 if persons(case) == 1 else 2) for i, case in enumerate(cases)},
+                                      rounds)
+    floor, floor_ms = floor_record(rates, macs)
+    return timed, floor, floor_ms, macs, machine

@@ -33,7 +33,7 @@ from typing import Callable, Dict, List, Optional, Tuple  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from _timing import floor_record, interleaved_rounds, run_header, run_result, write_results  # noqa: E402
+from _timing import run_header, run_result, time_cases, write_results  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 MODEL = "litehrnet_18_coco_256x192"
@@ -156,23 +156,12 @@ def macs_by_kind() -> Dict[str, float]:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
-    from lite_hrnet.benchmark.machine import machine_info
-    from lite_hrnet.export.calibration import calibrated_random_model
-    from lite_hrnet.models.complexity import count_macs
     from lite_hrnet.specs import get_model_spec
 
     spec = get_model_spec(MODEL)
     files = build(Path(args.work))
-    macs = int(count_macs(calibrated_random_model(MODEL, seed=0, calib_count=1), spec.input_size))
-    machine = machine_info()
     todo = cases(files)
-    say(f"timing {len(todo)} cases, {args.rounds} interleaved rounds; load average {machine.load_average}")
-    for *_, call in todo:  # warm up: first calls, resized TFLite tensors, OpenVINO's per-batch compiles
-        for _ in range(2):
-            call()
-    timed, rates = interleaved_rounds({i: (case[-1], 3 if case[3] == 1 else 2) for i, case in enumerate(todo)},
-                                      args.rounds)
-    floor, floor_ms = floor_record(rates, macs)
+    timed, floor, floor_ms, macs, machine = time_cases(MODEL, todo, lambda case: case[3], args.rounds, say)
     rows = []
     for i, (runtime, what, threads, persons, _) in enumerate(todo):
         values = timed[i]

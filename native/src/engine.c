@@ -155,6 +155,27 @@ LHR_INLINE void store_row_part(float *dst, v16 v, int count) {
     }
 }
 
+/* Rows m .. m + rows - 1 of a pointwise product over columns p .. p + 31: 2 * rows accumulators in
+ * registers (rows is a constant at each call, so the loops unroll). */
+LHR_INLINE void pointwise_block32(const float *w, const float *bias, const float **x, float **y, int k_in, int m, int p,
+                                  int act, int rows) {
+    v16 acc[8][2];
+    for (int i = 0; i < rows; i++) acc[i][0] = acc[i][1] = v16_splat(bias[m + i]);
+    for (int k = 0; k < k_in; k++) {
+        v16 x0 = V16_LOAD(x[k] + p), x1 = V16_LOAD(x[k] + p + 16);
+        const float *wk = w + (size_t)m * k_in + k;
+        for (int i = 0; i < rows; i++) {
+            float wi = wk[(size_t)i * k_in];
+            acc[i][0] += wi * x0;
+            acc[i][1] += wi * x1;
+        }
+    }
+    for (int i = 0; i < rows; i++) {
+        V16_STORE(y[m + i] + p, v16_act(acc[i][0], act));
+        V16_STORE(y[m + i] + p + 16, v16_act(acc[i][1], act));
+    }
+}
+
 /* y[m] = act(bias[m] + sum_k w[m][k] x[k]) over n positions; x and y are plane pointer lists.
  * Blocks of 8 outputs x 32 positions keep 16 accumulators in registers; the input block
  * (k x 32 floats) stays in L1 while every output block reads it. */
@@ -179,40 +200,8 @@ LHR_HOT static void pointwise(const float *w, const float *bias, const float **x
     int p = 0;
     for (; p + 32 <= n; p += 32) {
         int m = 0;
-        for (; m + 8 <= m_out; m += 8) {
-            v16 acc[8][2];
-            for (int i = 0; i < 8; i++) acc[i][0] = acc[i][1] = v16_splat(bias[m + i]);
-            for (int k = 0; k < k_in; k++) {
-                v16 x0 = V16_LOAD(x[k] + p), x1 = V16_LOAD(x[k] + p + 16);
-                const float *wk = w + (size_t)m * k_in + k;
-                for (int i = 0; i < 8; i++) {
-                    float wi = wk[(size_t)i * k_in];
-                    acc[i][0] += wi * x0;
-                    acc[i][1] += wi * x1;
-                }
-            }
-            for (int i = 0; i < 8; i++) {
-                V16_STORE(y[m + i] + p, v16_act(acc[i][0], act));
-                V16_STORE(y[m + i] + p + 16, v16_act(acc[i][1], act));
-            }
-        }
-        for (; m + 4 <= m_out; m += 4) {
-            v16 acc[4][2];
-            for (int i = 0; i < 4; i++) acc[i][0] = acc[i][1] = v16_splat(bias[m + i]);
-            for (int k = 0; k < k_in; k++) {
-                v16 x0 = V16_LOAD(x[k] + p), x1 = V16_LOAD(x[k] + p + 16);
-                const float *wk = w + (size_t)m * k_in + k;
-                for (int i = 0; i < 4; i++) {
-                    float wi = wk[(size_t)i * k_in];
-                    acc[i][0] += wi * x0;
-                    acc[i][1] += wi * x1;
-                }
-            }
-            for (int i = 0; i < 4; i++) {
-                V16_STORE(y[m + i] + p, v16_act(acc[i][0], act));
-                V16_STORE(y[m + i] + p + 16, v16_act(acc[i][1], act));
-            }
-        }
+        for (; m + 8 <= m_out; m += 8) pointwise_block32(w, bias, x, y, k_in, m, p, act, 8);
+        for (; m + 4 <= m_out; m += 4) pointwise_block32(w, bias, x, y, k_in, m, p, act, 4);
         for (; m < m_out; m++) {
             v16 a0 = v16_splat(bias[m]), a1 = a0;
             for (int k = 0; k < k_in; k++) {
@@ -224,9 +213,11 @@ LHR_HOT static void pointwise(const float *w, const float *bias, const float **x
             V16_STORE(y[m] + p + 16, v16_act(a1, act));
         }
     }
-    /* The last columns, 16 at a time: reads may run past the planes' end (the arena and the scratch
-     * have slack for that), stores stop at n. */
+    /* The last columns, 16 at a time; the last block ends at n, overlapping the one before (the
+     * outputs never alias the inputs, so recomputed columns come out the same). Planes narrower than
+     * a vector read past their end (the arena and the scratch have slack for that) and store n. */
     for (; p < n; p += 16) {
+        if (p + 16 > n && n >= 16) p = n - 16;
         int count = n - p < 16 ? n - p : 16;
         int m = 0;
         for (; m + 8 <= m_out; m += 8) {
@@ -355,9 +346,15 @@ LHR_INLINE void copy_rows(const float *res, int pitch, int h, int w, float *out)
     for (int y = 0; y < h; y++) {
         const float *r = res + (size_t)y * pitch;
         float *o = out + (size_t)y * w;
+        if (w < 16) {
+            /* A whole vector per row, running into the next row (written after it); the last row exactly. */
+            if (y + 1 < h && (size_t)(h - y - 1) * w >= 16 - (size_t)w) V16_STORE(o, V16_LOAD(r));
+            else store_row_part(o, V16_LOAD(r), w);
+            continue;
+        }
         int x = 0;
         for (; x + 16 <= w; x += 16) V16_STORE(o + x, V16_LOAD(r + x));
-        for (; x < w; x++) o[x] = r[x];
+        if (x < w) V16_STORE(o + w - 16, V16_LOAD(r + w - 16)); /* the last vector overlaps the one before */
     }
 }
 
@@ -413,9 +410,10 @@ LHR_INLINE void dw_plane(const float *pad, const float *even, const float *odd,
                 v16 a = stride == 1 ? DW_TAPS_S1(p0, p1, p2, r + x) : DW_TAPS_S2(p0, o0, p1, o1, p2, o2, r + x);
                 V16_STORE(o + x, v16_act(a, act));
             }
-            if (x < wo) {
+            if (x < wo) { /* the last vector ends at the row's end, overlapping the one before */
+                x = wo - 16;
                 v16 a = stride == 1 ? DW_TAPS_S1(p0, p1, p2, r + x) : DW_TAPS_S2(p0, o0, p1, o1, p2, o2, r + x);
-                store_row_part(o + x, v16_act(a, act), wo - x);
+                V16_STORE(o + x, v16_act(a, act));
             }
         }
         return;

@@ -12,19 +12,7 @@
 
 #include "lhr_internal.h"
 
-static int failures = 0;
-static int checks = 0;
-
-#define CHECK(cond, ...)                                         \
-    do {                                                         \
-        checks++;                                                \
-        if (!(cond)) {                                           \
-            failures++;                                          \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-            fprintf(stderr, __VA_ARGS__);                        \
-            fprintf(stderr, "\n");                               \
-        }                                                        \
-    } while (0)
+#include "check.h"
 
 static char *read_text(const char *dir, const char *name, size_t *size) {
     char path[1024];

@@ -31,18 +31,7 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
-static int failures = 0, checks = 0;
-
-#define CHECK(cond, ...)                                         \
-    do {                                                         \
-        checks++;                                                \
-        if (!(cond)) {                                           \
-            failures++;                                          \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-            fprintf(stderr, __VA_ARGS__);                        \
-            fprintf(stderr, "\n");                               \
-        }                                                        \
-    } while (0)
+#include "check.h"
 
 /* Allowed error of the engine against the float64 reference, relative to the largest |reference|. */
 #define MAX_RELATIVE_ERROR 1e-5
