@@ -1,7 +1,7 @@
 """``lite-hrnet predict``: pose estimation on images, folders, videos and cameras.
 
 No torch at import time: the runtime is chosen by the model file (``.onnx``,
-``.xml``, ``.tflite``; ``.pth`` or a registered name need the torch extra).
+``.xml``, ``.tflite``, ``.lhrn``; ``.pth`` or a registered name need the torch extra).
 
 There is no person detector: boxes come from ``--boxes`` (a detector's output),
 from tracking (``--track``), or the whole image is one person.
@@ -520,14 +520,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "predict",
         help="pose estimation on images, folders, videos or a camera (no detector: boxes from --boxes, tracking or the whole image)",
         description=(
-            "Top-down pose estimation with any runtime (.onnx, .xml, .tflite, .pth or a registered name). "
+            "Top-down pose estimation with any runtime (.onnx, .xml, .tflite, .lhrn, .pth or a registered name). "
             "There is no person detector: give boxes with --boxes, use --track on videos, "
             "or each image is one person."
         ),
         epilog="exit status: " + "; ".join(f"{code} {what}" for code, what in EXIT_CODES.items()),
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="images, folders of images, video files or camera indices (0, 1, ...)")
-    p.add_argument("--model", required=True, help="model file (.onnx, .xml, .tflite, .pth/.pt) or registered model name")
+    p.add_argument("--model", required=True, help="model file (.onnx, .xml, .tflite, .lhrn, .pth/.pt) or registered model name")
     p.add_argument("--model-name", help="registered model of a .pth checkpoint without meta['model_name'], "
                                         "or metadata for a file exported elsewhere")
     p.add_argument("--weights", help="checkpoint for a registered model name (default: its release, downloaded)")
