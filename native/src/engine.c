@@ -1,5 +1,5 @@
 /*
- * engine.c - runs a .lhrn program (see lhr_engine.h and lite_hrnet/export/engine.py).
+ * engine.c - runs a .lhrn program (see lhr_engine.h and lite_hrnet/export/engine_program.py).
  * SPDX-License-Identifier: Apache-2.0
  *
  * File layout (little-endian):
@@ -49,7 +49,8 @@ enum { ACT_NONE = 0, ACT_RELU = 1, ACT_SIGMOID = 2 };
 /* Helpers of the hot kernels are inlined into each of them, so they are compiled for the same target. */
 #define LHR_INLINE static inline __attribute__((always_inline))
 
-/* 16 floats; aligned(4) makes every load and store an unaligned one, so planes need no padding. */
+/* 16 floats; aligned(4) makes every load and store an unaligned one, so planes need no alignment. Kernels
+ * read whole vectors past a row's end: the arena and the scratch keep slack after their last float. */
 typedef float v16 __attribute__((vector_size(64), aligned(4)));
 typedef int32_t vi16 __attribute__((vector_size(64), aligned(4)));
 #define V16_LOAD(p) (*(const v16 *)(const void *)(p))
