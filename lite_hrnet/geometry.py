@@ -154,13 +154,17 @@ def normalize_crops(
     reversed first) unless ``rgb`` is False.
     """
     crops = np.asarray(crops)
+    if crops.ndim < 3 or crops.shape[-1] != 3:
+        raise ValueError(f"crops must be ... x H x W x 3 (BGR), got shape {crops.shape}")
+    mean = np.broadcast_to(np.asarray(mean, np.float32), (3,))
+    std = np.broadcast_to(np.asarray(std, np.float32), (3,))
     out = np.empty(crops.shape[:-3] + (3,) + crops.shape[-3:-1], np.float32)
     # One channel plane at a time, straight into the planar result: the same float32 operations as
     # (float32(v) - mean) / std, without a float32 HWC copy and its transpose.
     for c in range(3):
         plane = out[..., c, :, :]
-        np.subtract(crops[..., 2 - c] if rgb else crops[..., c], np.float32(mean[c]), out=plane, dtype=np.float32)
-        np.divide(plane, np.float32(std[c]), out=plane)
+        np.subtract(crops[..., 2 - c] if rgb else crops[..., c], mean[c], out=plane, dtype=np.float32)
+        np.divide(plane, std[c], out=plane)
     return out
 
 

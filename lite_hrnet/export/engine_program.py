@@ -178,6 +178,15 @@ class Program:
             for v in op.writes:
                 for b in {p[0] for p in v.planes}:
                     first_write[b] = min(first_write[b], i)
+        # The engine takes a global mean right after a depthwise conv inside the conv (engine.c, when it
+        # reads the program): the means are written while the conv runs, so their memory must not be the
+        # conv's inputs' even though the conv reads them last.
+        for i in range(1, len(self.ops)):
+            op, prev = self.ops[i], self.ops[i - 1]
+            if (op.fields[0] == _POOL and prev.fields[0] == _DEPTHWISE and op.reads[0] == prev.writes[0]
+                    and op.writes[0].height == op.writes[0].width == 1):
+                for b in {p[0] for p in op.writes[0].planes}:
+                    first_write[b] = min(first_write[b], i - 1)
         in_b, out_b = self.input.planes[0][0], self.output.planes[0][0]
         first_write[in_b], last_use[out_b] = -1, len(self.ops)
         offsets = [0] * n

@@ -4,7 +4,7 @@
  *
  * Lite-HRNet spends most of its time in a general runtime moving data: channel split, concat and
  * shuffle, layout reorders, upsampling before products. This engine runs a program written by
- * `lite_hrnet.export.engine` (a `.lhrn` file) in which every tensor is a list of channel planes,
+ * `lite_hrnet.export.engine_program` (a `.lhrn` file) in which every tensor is a list of channel planes,
  * so split, concat and shuffle are free (they only re-list planes), the cross-resolution product
  * is done inside the depthwise convolution that follows it, and 1x1 convolutions are register-
  * blocked matrix products that read their input planes wherever they are.

@@ -32,6 +32,8 @@
 
 #define LHRN_MAGIC "LHRNENG1"
 #define LHRN_MAX_DIM 4096
+/* The most floats of memory a program may ask for, in its arena and in one op's scratch (1 GiB each). */
+#define LHRN_MAX_FLOATS (1 << 28)
 /* Stride-2 depthwise planes up to this many padded floats go through the flat path (stays in L2). */
 #define DW_FLAT_MAX 16384
 
@@ -40,7 +42,8 @@ enum { ACT_NONE = 0, ACT_RELU = 1, ACT_SIGMOID = 2 };
 
 /* The hot kernels are compiled for AVX-512 and AVX2 as well as the baseline, picked at load time
  * (GCC/Clang function multi-versioning), so one build runs fast on any x86-64. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__) && !defined(LHR_ENGINE_NO_CLONES)
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__ELF__) && !defined(__SANITIZE_ADDRESS__) && \
+    !defined(LHR_ENGINE_NO_CLONES)
 #define LHR_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define LHR_HOT
@@ -796,7 +799,8 @@ static int read_op(reader *r, lhr_engine *e, const layout *l, engine_op *op) {
         op->stride = next_int(r, 1, 4, "stride");
         op->pad = next_int(r, 0, 3, "padding");
         if (r->failed) return 0;
-        if (op->out_h != (op->in_h + 2 * op->pad - op->kernel) / op->stride + 1 ||
+        if (op->in_h + 2 * op->pad < op->kernel || op->in_w + 2 * op->pad < op->kernel ||
+            op->out_h != (op->in_h + 2 * op->pad - op->kernel) / op->stride + 1 ||
             op->out_w != (op->in_w + 2 * op->pad - op->kernel) / op->stride + 1) {
             fail(r, "conv output size does not follow from its input");
             return 0;
@@ -905,8 +909,28 @@ static int read_op(reader *r, lhr_engine *e, const layout *l, engine_op *op) {
         break;
     }
     if (r->failed) return 0;
+    if (scratch > LHRN_MAX_FLOATS) {
+        fail(r, "an op needs %zu floats of scratch, more than %d", scratch, LHRN_MAX_FLOATS);
+        return 0;
+    }
     e->scratch_floats = max_size(e->scratch_floats, scratch);
     return 1;
+}
+
+/* Whether any of the means (one float each) lies in a plane the depthwise conv reads or writes: then
+ * writing them during the conv could change what a later channel reads, so they are not fused. */
+static int means_overlap_planes(const engine_op *dw, const float **means) {
+    size_t in_size = (size_t)dw->in_h * dw->in_w, out_size = (size_t)dw->out_h * dw->out_w;
+    size_t aux_size = dw->aux ? (size_t)(dw->in_h >> dw->shift) * (size_t)(dw->in_w >> dw->shift) : 0;
+    for (int m = 0; m < dw->cout; m++) {
+        const float *p = means[m];
+        for (int c = 0; c < dw->cin; c++) {
+            if ((p >= dw->in[c] && p < dw->in[c] + in_size) || (p >= dw->out[c] && p < dw->out[c] + out_size) ||
+                (dw->aux && p >= dw->aux[c] && p < dw->aux[c] + aux_size))
+                return 1;
+        }
+    }
+    return 0;
 }
 
 static lhr_status parse_program(reader *r, lhr_engine *e, layout *l) {
@@ -935,7 +959,7 @@ static lhr_status parse_program(reader *r, lhr_engine *e, layout *l) {
         }
         need = max_size(need, l->buf_offset[b] + (size_t)l->buf_c[b] * l->buf_h[b] * l->buf_w[b]);
     }
-    size_t arena = (size_t)next_int(r, 1, INT32_MAX, "arena size");
+    size_t arena = (size_t)next_int(r, 1, LHRN_MAX_FLOATS, "arena size");
     if (r->failed) return LHR_ERR_BAD_MODEL;
     if (need != arena) { /* the exporter writes exactly what the buffers need: no more is allocated */
         fail(r, "buffers need %zu floats, the arena has %zu", need, arena);
@@ -983,7 +1007,7 @@ static lhr_status parse_program(reader *r, lhr_engine *e, layout *l) {
             continue;
         int same = 1;
         for (int c = 0; c < dw->cout && same; c++) same = mean->in[c] == dw->out[c];
-        if (same) {
+        if (same && !means_overlap_planes(dw, mean->out)) {
             dw->means = mean->out;
             mean->fused = 1;
         }
@@ -1113,8 +1137,8 @@ static double seconds_now(void) {
 }
 
 /* Subnormal floats (below 1.2e-38: a sigmoid far in its tail, products of such values) cost a
- * microcode assist per operation on x86, slowing a run by a third on some inputs. A run flushes
- * them to zero, which changes results by less than 1e-38 each, and restores the caller's mode. */
+ * microcode assist per operation on x86, slowing a run by a third on some inputs. A run treats values
+ * below 1.2e-38 as zero (in and out of each operation) and restores the caller's mode afterwards. */
 typedef struct {
     unsigned long long saved;
 } float_mode;

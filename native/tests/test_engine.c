@@ -441,6 +441,27 @@ static void test_bad_files(const char *dir, const char *tmp) {
     write_blob(bad, longer, good.size + 1);
     expect_open_error(bad, LHR_ERR_BAD_MODEL, "bytes after its metadata", "a byte after the metadata");
     free(longer);
+    /* a conv whose 7x7 kernel is larger than its 4x4096 input: C's division makes (4 - 7) / 4 + 1 = 1, a
+     * plausible output height, so only an explicit check refuses it (its patches would be read far past
+     * the scratch); 2 buffers, 1 op, 50 weights of 1 */
+    {
+        static const int32_t program[] = {2, 1, 4, 4096, 0, 1, 1, 1023, 16384, 17407, 0, 1, 1,
+                                          1, 0, 1, 1, 4, 4096, 1, 1023, 7, 4, 0, 0, 49, 1, 0, 1, 1};
+        const uint32_t n_prog = sizeof program / sizeof program[0], n_w = 50;
+        size_t size = HEADER_BYTES + 4 * (size_t)n_prog + 4 * (size_t)n_w;
+        unsigned char *conv = calloc(1, size);
+        if (!conv) exit(2);
+        memcpy(conv, "LHRNENG1", 8);
+        put_u32(conv + 8, n_prog);
+        put_u32(conv + 12, n_w);
+        put_u32(conv + 16, 0);
+        for (uint32_t i = 0; i < n_prog; i++) put_u32(conv + HEADER_BYTES + 4 * i, (uint32_t)program[i]);
+        const float one = 1.0f;
+        for (uint32_t i = 0; i < n_w; i++) memcpy(conv + HEADER_BYTES + 4 * n_prog + 4 * i, &one, 4);
+        write_blob(bad, conv, size);
+        expect_open_error(bad, LHR_ERR_BAD_MODEL, "conv output size", "a conv kernel larger than its padded input");
+        free(conv);
+    }
     /* consistent files whose program is cut: no ints at all, and one int short (the program ends
      * inside its last op) */
     const uint32_t kept_ints[2] = {0, n_ints - 1};
