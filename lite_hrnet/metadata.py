@@ -22,6 +22,7 @@ graph was rewritten for its runtime (see :mod:`lite_hrnet.export.rewrite`),
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
 from typing import Any, Dict, Union
 
@@ -193,17 +194,20 @@ def read_tflite_metadata(path: Union[str, Path]) -> Dict[str, Any]:
     raise MetadataError(f"{path}: lite-hrnet metadata is truncated")
 
 
-def read_engine_metadata(path: Union[str, Path]) -> Dict[str, Any]:
-    """Metadata of a ``.lhrn`` engine program, read without the engine: ``b"LHRNENG1"``, three little-endian
-    uint32 counts (int32 program words, float32 weights, metadata bytes), those, then the JSON."""
-    import struct
+#: The head of a ``.lhrn`` engine program: the magic, then three little-endian uint32 counts (int32
+#: program words, float32 weights, metadata bytes); those follow, the metadata JSON last.
+ENGINE_MAGIC = b"LHRNENG1"
+ENGINE_HEADER = struct.Struct("<8s3I")
 
+
+def read_engine_metadata(path: Union[str, Path]) -> Dict[str, Any]:
+    """Metadata of a ``.lhrn`` engine program (see :data:`ENGINE_HEADER`), read without the engine."""
     with open(path, "rb") as fh:
-        head = fh.read(20)
-        if len(head) < 20 or head[:8] != b"LHRNENG1":
+        head = fh.read(ENGINE_HEADER.size)
+        if len(head) < ENGINE_HEADER.size or head[:8] != ENGINE_MAGIC:
             raise MetadataError(f"{path}: not a lite-hrnet engine program (.lhrn)")
-        ints, floats, size = struct.unpack("<3I", head[8:])
-        fh.seek(20 + 4 * (ints + floats))
+        _, ints, floats, size = ENGINE_HEADER.unpack(head)
+        fh.seek(ENGINE_HEADER.size + 4 * (ints + floats))
         text = fh.read(size)
     if len(text) != size:
         raise MetadataError(f"{path}: the engine program is truncated")

@@ -97,27 +97,19 @@ def cases(files: Dict[str, Path]) -> List[Case]:
     return out
 
 
-def engine_library() -> ctypes.CDLL:
-    from lite_hrnet.runtimes.engine_backend import find_library
-
-    lib = ctypes.CDLL(str(find_library()))
-    lib.lhr_engine_op_kind.restype = ctypes.c_char_p
-    return lib
-
-
 def profile_engine(path: Path, rounds: int) -> Dict[str, float]:
     """The engine's milliseconds per op kind in one image (each op's minimum over ``rounds`` x 5 runs)."""
-    lib = engine_library()
-    handle, err = ctypes.c_void_p(), ctypes.create_string_buffer(512)
-    if lib.lhr_engine_open(str(path).encode(), ctypes.byref(handle), err, 512) != 0:
-        raise SystemExit(err.value.decode())
+    from lite_hrnet.runtimes.engine_backend import EngineLibrary
+
+    library = EngineLibrary()  # the backend's declarations of the C API, and its error messages
+    lib = library.lib
+    lib.lhr_engine_op_kind.restype = ctypes.c_char_p
+    handle = library.open(path)
     try:
         n = lib.lhr_engine_num_ops(handle)
         kinds = [lib.lhr_engine_op_kind(handle, i).decode() for i in range(n)]
-        c, h, w = (ctypes.c_int() for _ in range(3))
-        lib.lhr_engine_output_shape(handle, ctypes.byref(c), ctypes.byref(h), ctypes.byref(w))
-        x = np.random.default_rng(0).standard_normal((3, 256, 192)).astype(np.float32)
-        y = np.zeros((c.value, h.value, w.value), np.float32)
+        x = np.random.default_rng(0).standard_normal(library.shape(handle, output=False)).astype(np.float32)
+        y = np.zeros(library.shape(handle, output=True), np.float32)
         seconds = (ctypes.c_double * n)()
         best = np.full(n, np.inf)
         fp = ctypes.POINTER(ctypes.c_float)

@@ -13,7 +13,7 @@ from ..arguments import parse_choices, parse_positive_ints
 from ..formats import EXPORT_FORMATS, FORMAT_NAMES, PRECISIONS, files_size, format_of_path, get_format
 from ..metadata import MetadataError, read_metadata
 from ..runtimes.base import max_threads
-from ..runtimes.engine_backend import engine_library_available
+from ..runtimes.engine_backend import EngineLibraryError, find_library
 from .job import Job
 from .report import BenchmarkRow
 
@@ -178,10 +178,13 @@ def plan_rows(settings: Settings, model_name: str, stride: int, checkpoint: Path
                 row.status, row.reason = "skipped", f"{table.title} files are {', '.join(table.precisions)} only"
                 yield row, None
                 continue
-            if fmt == "engine" and not engine_library_available():
-                row.status, row.reason = "skipped", "the lite-hrnet engine library is not built: run `make native`"
-                yield row, None
-                continue
+            if fmt == "engine":
+                try:
+                    find_library()
+                except EngineLibraryError as e:
+                    row.status, row.reason = "skipped", str(e)
+                    yield row, None
+                    continue
             if fmt == "torch":
                 path, why = str(checkpoint), ""
             elif given:

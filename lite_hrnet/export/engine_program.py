@@ -15,15 +15,14 @@ The program computes the network of the PyTorch model it was compiled from,
 to float32 rounding (tests/test_engine.py). Only the engine's file layout is
 written here; the engine checks every field when it reads one.
 
-File layout (little-endian): ``b"LHRNENG1"``, uint32 counts (ints, floats,
-metadata bytes), the int32 program, the float32 weights, the metadata JSON.
+File layout: :data:`lite_hrnet.metadata.ENGINE_HEADER` (the magic and the counts), the
+int32 program, the float32 weights, the metadata JSON (all little-endian).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import struct
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -32,12 +31,10 @@ import torch
 from torch import nn
 
 from ..atomic import atomic_write
+from ..metadata import ENGINE_HEADER, ENGINE_MAGIC
 from ..models.deploy import folded_conv
 from ..models.litehrnet import (ConditionalChannelWeighting, ConvModule, IterativeHead, LiteHRModule, LiteHRNetPose,
-                                ShuffleUnit, Stem)
-
-MAGIC = b"LHRNENG1"
-SUFFIX = ".lhrn"
+                                ShuffleUnit, Stem, check_input_shape)
 
 # Op kinds and activations: the numbering of engine.c.
 _CONV, _DEPTHWISE, _POINTWISE, _POOL, _SCALE, _SUM, _BILINEAR_ADD = 1, 2, 3, 4, 5, 6, 7
@@ -223,28 +220,26 @@ class Program:
                     ints.append(int(f))
         weights = np.concatenate(self.weights) if self.weights else np.zeros(0, np.float32)
         meta = json.dumps(metadata or {}, sort_keys=True).encode("utf-8")
-        return b"".join([MAGIC, struct.pack("<3I", len(ints), weights.size, len(meta)),
+        return b"".join([ENGINE_HEADER.pack(ENGINE_MAGIC, len(ints), weights.size, len(meta)),
                          np.asarray(ints, dtype="<i4").tobytes(), weights.astype("<f4").tobytes(), meta])
 
 
 # ---------------------------------------------------------------------- the network
 
-def _conv_module(p: Program, x: View, m: ConvModule) -> View:
-    w, b = folded_conv(m.conv, m.bn)
-    act = _ACTIVATIONS[type(m.activate)]
-    conv = m.conv
-    if conv.groups == conv.in_channels and conv.groups > 1:
+def _conv_bn(p: Program, x: View, conv: nn.Conv2d, bn: Optional[nn.BatchNorm2d], act: int) -> View:
+    """A conv with its batch norm folded in: depthwise, pointwise or dense, as the conv is."""
+    w, b = folded_conv(conv, bn)
+    if conv.groups > 1:
+        if conv.groups != conv.in_channels:
+            raise ValueError(f"the engine compiles depthwise or ungrouped convs, not {conv.groups} groups of {conv}")
         return p.depthwise(x, w, b, conv.stride[0], act)
     if conv.kernel_size == (1, 1):
         return p.pointwise(x, w, b, act)
     return p.conv(x, w, b, conv.stride[0], conv.padding[0], act)
 
 
-def _conv_bn(p: Program, x: View, conv: nn.Conv2d, bn: nn.BatchNorm2d, act: int) -> View:
-    w, b = folded_conv(conv, bn)
-    if conv.groups > 1:
-        return p.depthwise(x, w, b, conv.stride[0], act)
-    return p.pointwise(x, w, b, act)
+def _conv_module(p: Program, x: View, m: ConvModule) -> View:
+    return _conv_bn(p, x, m.conv, m.bn, _ACTIVATIONS[type(m.activate)])
 
 
 def _conv_bn_sequence(p: Program, x: View, seq: nn.Sequential) -> View:
@@ -358,10 +353,9 @@ def _head(p: Program, xs: List[View], head: IterativeHead) -> List[View]:
 def compile_model(model: LiteHRNetPose, input_size: Tuple[int, int]) -> Program:
     """The engine program of ``model`` (in eval mode) for 1 x 3 x H x W inputs, ``input_size`` = (H, W)."""
     if not isinstance(model, LiteHRNetPose):
-        raise TypeError(f"the engine compiles a LiteHRNetPose, not {type(model).__name__}")
+        raise TypeError(f"the lite-hrnet engine compiles LiteHRNetPose models only, not a {type(model).__name__}")
     h, w = input_size
-    if h % 32 or w % 32 or h <= 0 or w <= 0:
-        raise ValueError(f"input height and width must be positive multiples of 32, got {h}x{w}")
+    check_input_shape((1, 3, h, w))
     backbone = model.backbone
     p = Program()
     with torch.no_grad():

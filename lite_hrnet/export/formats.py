@@ -182,14 +182,14 @@ def engine_program_file(model, input_size, path: Path, meta: Dict) -> Path:
     """The ``.lhrn`` program of the C engine for ``model`` at ``input_size`` (H, W), with ``meta`` inside.
 
     Compiled from the PyTorch model itself (:mod:`lite_hrnet.export.engine_program`), not from ONNX: only a
-    ``LiteHRNetPose`` (naive or not) compiles; another network raises an ExportError naming it.
+    ``LiteHRNetPose`` (naive or not) compiles; what the compiler refuses raises an ExportError naming it.
     """
-    from ..models import LiteHRNetPose
     from .engine_program import write_program
 
-    if not isinstance(model, LiteHRNetPose):
-        raise ExportError(f"the lite-hrnet engine compiles LiteHRNetPose models only, not a {type(model).__name__}")
-    write_program(model, tuple(input_size), path, meta)
+    try:
+        write_program(model, tuple(input_size), path, meta)
+    except (TypeError, ValueError) as e:
+        raise ExportError(str(e)) from None
     return path
 
 

@@ -595,9 +595,8 @@ LHR_INLINE void axpy(float *dst, const float *src, float coef, int n, int first)
 /* out = act(sum_t coef_t * up_t(in_t)), up_t nearest upsampling by 2^shift_t (the fuse layers).
  * Terms at full size are added plane-wide; smaller ones row by row, each vector of a row made
  * from 16 >> shift source values (shifts above 3, never written by the exporter, go one by one). */
-LHR_HOT static void sum_terms(const engine_op *op, float *scratch) {
+LHR_HOT static void sum_terms(const engine_op *op) {
     int h = op->out_h, w = op->out_w, n = h * w;
-    (void)scratch;
     for (int c = 0; c < op->cout; c++) {
         float *out = (float *)op->out[c];
         for (int t = 0; t < op->n_terms; t++) {
@@ -892,7 +891,6 @@ static int read_op(reader *r, lhr_engine *e, const layout *l, engine_op *op) {
         op->term_coef = coefs;
         op->term_in = terms;
         op->out = read_view(r, e, l, op->cout, op->out_h, op->out_w, "sum output");
-        scratch = (size_t)op->out_w;
         break;
     }
     case OP_BILINEAR_ADD:
@@ -1124,7 +1122,7 @@ static void run_op(lhr_engine *engine, const engine_op *op) {
     case OP_POINTWISE: pointwise(op->weights, op->bias, op->in, op->out, op->cin, op->cout, op->in_h * op->in_w, op->act); break;
     case OP_POOL: pool(op, scratch); break;
     case OP_SCALE: scale_channels(op); break;
-    case OP_SUM: sum_terms(op, scratch); break;
+    case OP_SUM: sum_terms(op); break;
     case OP_BILINEAR_ADD: bilinear_add(op, scratch); break;
     default: break;
     }
