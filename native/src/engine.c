@@ -59,6 +59,10 @@ typedef int32_t vi16 __attribute__((vector_size(64), aligned(4)));
 #define V16_LOAD(p) (*(const v16 *)(const void *)(p))
 #define V16_STORE(p, v) (*(v16 *)(void *)(p) = (v))
 
+/* Shuffle indices picking the even and the odd lanes of two vectors (lo, hi) taken as 32 floats. */
+static const vi16 EVEN_LANES = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
+static const vi16 ODD_LANES = {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
+
 typedef struct {
     int kind, act;
     int cin, cout;           /* channels in / out (equal for per-channel ops) */
@@ -287,55 +291,6 @@ LHR_INLINE void padded_row(const float *src, const float *scale, int shift, int 
     V16_STORE(row + w, v16_splat(0.0f)); /* the right border, and what the last vector read past it */
 }
 
-/* Stride-2 depthwise convolution of channel c of a large plane, through three padded input rows at a time. */
-LHR_HOT static void depthwise_rows_stride2(const engine_op *op, int c, float *scratch) {
-    int h = op->in_h, w = op->in_w, ho = op->out_h, wo = op->out_w;
-    int pitch = (w + 2 + 15) / 16 * 16 + 16; /* one row plus a vector of slack */
-    int half = pitch / 2 + 16;
-    float *rows[3] = {scratch, scratch + pitch, scratch + 2 * (size_t)pitch};
-    float *even[3], *odd[3];
-    for (int i = 0; i < 3; i++) {
-        even[i] = scratch + 3 * (size_t)pitch + (size_t)(2 * i) * half;
-        odd[i] = even[i] + half;
-    }
-    float *up = scratch + 3 * (size_t)pitch + 6 * (size_t)half;
-    const vi16 even_idx = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
-    const vi16 odd_idx = even_idx + 1;
-    {
-        const float *k = op->weights + (size_t)c * 9;
-        const float *in = op->in[c], *scale = op->aux ? op->aux[c] : NULL;
-        float b = op->bias[c];
-        float *out = (float *)op->out[c];
-        {
-            /* out[x] = k0 row[2x] + k1 row[2x+1] + k2 row[2x+2]: each padded row is split into its even
-             * and odd columns so the three taps are unit-stride loads. Input row 2y+1 serves output
-             * rows y and y+1. */
-            for (int y = 0; y < ho; y++) {
-                for (int i = (y == 0 ? 0 : 1); i < 3; i++) {
-                    padded_row(in, scale, op->shift, 2 * y - 1 + i, h, w, rows[0], pitch, up);
-                    int slot = (2 * y + i) % 3;
-                    float *e = even[slot], *od = odd[slot];
-                    for (int j = 0; 2 * j < pitch - 16; j += 16) {
-                        v16 a = V16_LOAD(rows[0] + 2 * j), bb = V16_LOAD(rows[0] + 2 * j + 16);
-                        V16_STORE(e + j, __builtin_shuffle(a, bb, even_idx));
-                        V16_STORE(od + j, __builtin_shuffle(a, bb, odd_idx));
-                    }
-                }
-                const float *e0 = even[(2 * y) % 3], *e1 = even[(2 * y + 1) % 3], *e2 = even[(2 * y + 2) % 3];
-                const float *o0 = odd[(2 * y) % 3], *o1 = odd[(2 * y + 1) % 3], *o2 = odd[(2 * y + 2) % 3];
-                float *o = out + (size_t)y * wo;
-                for (int x = 0; x < wo; x += 16) {
-                    v16 a = v16_splat(b);
-                    a += k[0] * V16_LOAD(e0 + x) + k[1] * V16_LOAD(o0 + x) + k[2] * V16_LOAD(e0 + x + 1);
-                    a += k[3] * V16_LOAD(e1 + x) + k[4] * V16_LOAD(o1 + x) + k[5] * V16_LOAD(e1 + x + 1);
-                    a += k[6] * V16_LOAD(e2 + x) + k[7] * V16_LOAD(o2 + x) + k[8] * V16_LOAD(e2 + x + 1);
-                    store_row_part(o + x, v16_act(a, op->act), wo - x);
-                }
-            }
-        }
-    }
-}
-
 /* The whole plane zero-bordered into pad ((h + 2) x (w + 2), row pitch w + 2, plus slack). Rows are
  * written in order, each in whole vectors that may run into the next rows (which are written after). */
 LHR_INLINE void padded_plane(const float *src, const float *scale, int shift, int h, int w, float *pad, float *up) {
@@ -362,23 +317,25 @@ LHR_INLINE void copy_rows(const float *res, int pitch, int h, int w, float *out)
     }
 }
 
+/* even[j] = src[2j], odd[j] = src[2j + 1] for 2j < n, in whole vectors (reads up to 31 floats past n). */
+LHR_INLINE void deinterleave(const float *src, int n, float *even, float *odd) {
+    for (int j = 0; 2 * j < n; j += 16) {
+        v16 lo = V16_LOAD(src + 2 * j), hi = V16_LOAD(src + 2 * j + 16);
+        V16_STORE(even + j, __builtin_shuffle(lo, hi, EVEN_LANES));
+        V16_STORE(odd + j, __builtin_shuffle(lo, hi, ODD_LANES));
+    }
+}
+
 /* The even and odd columns of an h x w plane (w even) zero-padded by one on every side, rows `half`
  * = (w + 2) / 2 apart: odd[r][j] = pad[r][2j + 1] = src[r - 1][2j], even[r][j + 1] = pad[r][2j + 2]
  * = src[r - 1][2j + 1]. Rows go in order and each row's borders are set after its vectors, which
  * may run into the next rows (written later); 32 floats of slack follow each array. */
 LHR_INLINE void split_columns(const float *src, int h, int w, float *even, float *odd, int half) {
-    const vi16 even_idx = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
-    const vi16 odd_idx = even_idx + 1;
     memset(even, 0, sizeof(float) * (size_t)half);
     memset(odd, 0, sizeof(float) * (size_t)half);
     for (int y = 0; y < h; y++) {
         float *e = even + (size_t)(y + 1) * half, *od = odd + (size_t)(y + 1) * half;
-        const float *row = src + (size_t)y * w;
-        for (int j = 0; 2 * j < w; j += 16) {
-            v16 lo = V16_LOAD(row + 2 * j), hi = V16_LOAD(row + 2 * j + 16);
-            V16_STORE(od + j, __builtin_shuffle(lo, hi, even_idx));
-            V16_STORE(e + 1 + j, __builtin_shuffle(lo, hi, odd_idx));
-        }
+        deinterleave(src + (size_t)y * w, w, od, e + 1);
         e[0] = 0.0f;
         od[w / 2] = 0.0f;
     }
@@ -395,6 +352,37 @@ LHR_INLINE void split_columns(const float *src, int h, int w, float *even, float
     (b + (kv[0] * V16_LOAD(e0 + i) + kv[1] * V16_LOAD(o0 + i) + kv[2] * V16_LOAD(e0 + i + 1)) +              \
      (kv[3] * V16_LOAD(e1 + i) + kv[4] * V16_LOAD(o1 + i) + kv[5] * V16_LOAD(e1 + i + 1)) +                   \
      (kv[6] * V16_LOAD(e2 + i) + kv[7] * V16_LOAD(o2 + i) + kv[8] * V16_LOAD(e2 + i + 1)))
+
+/* Stride-2 depthwise convolution of channel c of a plane too large for the flat path: three padded
+ * input rows at a time, each split into its even and odd columns (input row 2y + 1 serves output rows
+ * y and y + 1). */
+LHR_HOT static void depthwise_rows_stride2(const engine_op *op, int c, float *scratch) {
+    int h = op->in_h, w = op->in_w, ho = op->out_h, wo = op->out_w;
+    int pitch = (w + 2 + 15) / 16 * 16 + 16; /* one row plus a vector of slack */
+    int half = pitch / 2 + 16;
+    float *row = scratch, *even[3], *odd[3];
+    for (int i = 0; i < 3; i++) {
+        even[i] = scratch + 3 * (size_t)pitch + (size_t)(2 * i) * half;
+        odd[i] = even[i] + half;
+    }
+    float *up = scratch + 3 * (size_t)pitch + 6 * (size_t)half;
+    const float *k = op->weights + (size_t)c * 9, *in = op->in[c], *scale = op->aux ? op->aux[c] : NULL;
+    v16 kv[9];
+    for (int t = 0; t < 9; t++) kv[t] = v16_splat(k[t]);
+    v16 b = v16_splat(op->bias[c]);
+    float *out = (float *)op->out[c];
+    for (int y = 0; y < ho; y++) {
+        for (int i = (y == 0 ? 0 : 1); i < 3; i++) {
+            int slot = (2 * y + i) % 3;
+            padded_row(in, scale, op->shift, 2 * y - 1 + i, h, w, row, pitch, up);
+            deinterleave(row, pitch - 16, even[slot], odd[slot]);
+        }
+        const float *e0 = even[(2 * y) % 3], *e1 = even[(2 * y + 1) % 3], *e2 = even[(2 * y + 2) % 3];
+        const float *o0 = odd[(2 * y) % 3], *o1 = odd[(2 * y + 1) % 3], *o2 = odd[(2 * y + 2) % 3];
+        float *o = out + (size_t)y * wo;
+        for (int x = 0; x < wo; x += 16) store_row_part(o + x, v16_act(DW_TAPS_S2(e0, o0, e1, o1, e2, o2, x), op->act), wo - x);
+    }
+}
 
 /* Output rows from a padded plane whose rows are `pitch` apart (stride 1: the padded plane; stride 2:
  * its even and odd columns, a padded row being pitch / 2 apart there). Wide rows are written in
@@ -446,8 +434,6 @@ LHR_HOT static void depthwise(const engine_op *op, float *scratch) {
     float *even = res + (size_t)h * pitch + 32;
     float *odd = even + (size_t)(h + 2) * half + 32;
     float *up = odd + (size_t)(h + 2) * half + 32;
-    const vi16 even_idx = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
-    const vi16 odd_idx = even_idx + 1;
     for (int c = 0; c < op->cin; c++) {
         if (!flat) {
             depthwise_rows_stride2(op, c, scratch);
@@ -461,12 +447,7 @@ LHR_HOT static void depthwise(const engine_op *op, float *scratch) {
         float *out = (float *)op->out[c];
         if (op->stride == 1 || op->aux) padded_plane(op->in[c], op->aux ? op->aux[c] : NULL, op->shift, h, w, pad, up);
         if (op->stride == 2 && op->aux) {
-            int total = (h + 2) * pitch;
-            for (int i = 0; 2 * i < total; i += 16) {
-                v16 lo = V16_LOAD(pad + 2 * i), hi = V16_LOAD(pad + 2 * i + 16);
-                V16_STORE(even + i, __builtin_shuffle(lo, hi, even_idx));
-                V16_STORE(odd + i, __builtin_shuffle(lo, hi, odd_idx));
-            }
+            deinterleave(pad, (h + 2) * pitch, even, odd);
         } else if (op->stride == 2) {
             split_columns(op->in[c], h, w, even, odd, half);
         }
@@ -523,8 +504,6 @@ LHR_HOT static void conv_dense(const engine_op *op, float *scratch, const float 
 /* Average over kernel x pad windows (pool windows tile the plane exactly): the window rows are
  * summed as whole rows first (vector adds), then each window's columns. `acc` holds in_w floats. */
 LHR_HOT static void pool(const engine_op *op, float *acc) {
-    const vi16 even_idx = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
-    const vi16 odd_idx = even_idx + 1;
     int kh = op->kernel, kw = op->pad, w = op->in_w;
     float inv = 1.0f / (float)(kh * kw);
     if (op->out_h == 1 && op->out_w == 1) { /* a global mean (spatial weighting) */
@@ -551,7 +530,7 @@ LHR_HOT static void pool(const engine_op *op, float *acc) {
                     int j = 0;
                     for (; 2 * j + 32 <= len; j += 16) {
                         v16 lo = V16_LOAD(acc + 2 * j), hi = V16_LOAD(acc + 2 * j + 16);
-                        V16_STORE(acc + j, __builtin_shuffle(lo, hi, even_idx) + __builtin_shuffle(lo, hi, odd_idx));
+                        V16_STORE(acc + j, __builtin_shuffle(lo, hi, EVEN_LANES) + __builtin_shuffle(lo, hi, ODD_LANES));
                     }
                     for (; 2 * j < len; j++) acc[j] = acc[2 * j] + acc[2 * j + 1];
                 }
