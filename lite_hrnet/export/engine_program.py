@@ -184,6 +184,13 @@ class Program:
                     and op.writes[0].height == op.writes[0].width == 1):
                 for b in {p[0] for p in op.writes[0].planes}:
                     first_write[b] = min(first_write[b], i - 1)
+        # Likewise a ReLU copy of a sum right after it (row 0 of a fuse layer) is written by that sum.
+        for i in range(1, len(self.ops)):
+            op, prev = self.ops[i], self.ops[i - 1]
+            if (op.fields[0] == prev.fields[0] == _SUM and op.fields[8] == 1 and op.reads[0] == prev.writes[0]
+                    and op.fields[1] == _RELU and prev.fields[1] == _NONE):
+                for b in {p[0] for p in op.writes[0].planes}:
+                    first_write[b] = min(first_write[b], i - 1)
         in_b, out_b = self.input.planes[0][0], self.output.planes[0][0]
         first_write[in_b], last_use[out_b] = -1, len(self.ops)
         offsets = [0] * n

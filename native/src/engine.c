@@ -72,7 +72,9 @@ typedef struct {
     const float *weights, *bias;
     const float **in, **out, **aux; /* views resolved to plane pointers; aux: scales / second input */
     const float **means;     /* depthwise: also write each output plane's mean here (a global pool fused in) */
-    int fused;               /* pool: its means are written by the depthwise conv before it */
+    const float **out2;      /* sum: also write act2 of the sum here (the ReLU copy after it fused in) */
+    int act2;
+    int fused;               /* pool: its means are written by the depthwise conv before it; sum: by the sum before it */
     int n_terms;             /* sum */
     const int *term_shift;
     const float *term_coef;
@@ -163,30 +165,56 @@ LHR_INLINE void store_row_part(float *dst, v16 v, int count) {
     }
 }
 
-/* Rows m .. m + rows - 1 of a pointwise product over columns p .. p + 31: 2 * rows accumulators in
- * registers (rows is a constant at each call, so the loops unroll). */
-LHR_INLINE void pointwise_block32(const float *w, const float *bias, const float **x, float **y, int k_in, int m, int p,
-                                  int act, int rows) {
-    v16 acc[8][2];
-    for (int i = 0; i < rows; i++) acc[i][0] = acc[i][1] = v16_splat(bias[m + i]);
+/* Rows m .. m + rows - 1 of a pointwise product over columns p .. p + 16 vecs - 1: rows x vecs
+ * accumulators in registers (rows and vecs are constants at each call, so the loops unroll). The last
+ * vector of each row stores `count` floats (all 16 when count >= 16). */
+LHR_INLINE void pointwise_block(const float *w, const float *bias, const float **x, float **y, int k_in, int m, int p,
+                                int act, int rows, int vecs, int count) {
+    v16 acc[8][3];
+    for (int i = 0; i < rows; i++)
+        for (int v = 0; v < vecs; v++) acc[i][v] = v16_splat(bias[m + i]);
     for (int k = 0; k < k_in; k++) {
-        v16 x0 = V16_LOAD(x[k] + p), x1 = V16_LOAD(x[k] + p + 16);
+        v16 xv[3];
+        for (int v = 0; v < vecs; v++) xv[v] = V16_LOAD(x[k] + p + 16 * v);
         const float *wk = w + (size_t)m * k_in + k;
         for (int i = 0; i < rows; i++) {
             float wi = wk[(size_t)i * k_in];
-            acc[i][0] += wi * x0;
-            acc[i][1] += wi * x1;
+            for (int v = 0; v < vecs; v++) acc[i][v] += wi * xv[v];
         }
     }
     for (int i = 0; i < rows; i++) {
-        V16_STORE(y[m + i] + p, v16_act(acc[i][0], act));
-        V16_STORE(y[m + i] + p + 16, v16_act(acc[i][1], act));
+        for (int v = 0; v + 1 < vecs; v++) V16_STORE(y[m + i] + p + 16 * v, v16_act(acc[i][v], act));
+        store_row_part(y[m + i] + p + 16 * (vecs - 1), v16_act(acc[i][vecs - 1], act), count);
+    }
+}
+
+/* Every output row over columns p .. p + 16 vecs - 1: blocks of 8 rows, then the last rows: more than
+ * 3 of them in a block of 8 ending at m_out, overlapping the one before (the outputs never alias the
+ * inputs, so recomputed rows come out the same), else in one smaller block. */
+LHR_INLINE void pointwise_columns(const float *w, const float *bias, const float **x, float **y, int k_in, int m_out,
+                                  int p, int act, int vecs, int count) {
+    int m = 0;
+    for (; m + 8 <= m_out; m += 8) pointwise_block(w, bias, x, y, k_in, m, p, act, 8, vecs, count);
+    int left = m_out - m;
+    if (left > 3 && m_out >= 8) {
+        pointwise_block(w, bias, x, y, k_in, m_out - 8, p, act, 8, vecs, count);
+        return;
+    }
+    switch (left) {
+    case 0: break;
+    case 7: pointwise_block(w, bias, x, y, k_in, m, p, act, 7, vecs, count); break;
+    case 6: pointwise_block(w, bias, x, y, k_in, m, p, act, 6, vecs, count); break;
+    case 5: pointwise_block(w, bias, x, y, k_in, m, p, act, 5, vecs, count); break;
+    case 4: pointwise_block(w, bias, x, y, k_in, m, p, act, 4, vecs, count); break;
+    case 3: pointwise_block(w, bias, x, y, k_in, m, p, act, 3, vecs, count); break;
+    case 2: pointwise_block(w, bias, x, y, k_in, m, p, act, 2, vecs, count); break;
+    default: pointwise_block(w, bias, x, y, k_in, m, p, act, 1, vecs, count); break;
     }
 }
 
 /* y[m] = act(bias[m] + sum_k w[m][k] x[k]) over n positions; x and y are plane pointer lists.
- * Blocks of 8 outputs x 32 positions keep 16 accumulators in registers; the input block
- * (k x 32 floats) stays in L1 while every output block reads it. */
+ * Blocks of 8 outputs x 48 (or 32, 16) positions keep their accumulators in registers; the input
+ * block (k x 48 floats) stays in L1 while every output block reads it. */
 LHR_HOT static void pointwise(const float *w, const float *bias, const float **x, const float **y_const, int k_in, int m_out,
                       int n, int act) {
     float **y = (float **)y_const;
@@ -206,43 +234,17 @@ LHR_HOT static void pointwise(const float *w, const float *bias, const float **x
         return;
     }
     int p = 0;
-    for (; p + 32 <= n; p += 32) {
-        int m = 0;
-        for (; m + 8 <= m_out; m += 8) pointwise_block32(w, bias, x, y, k_in, m, p, act, 8);
-        for (; m + 4 <= m_out; m += 4) pointwise_block32(w, bias, x, y, k_in, m, p, act, 4);
-        for (; m < m_out; m++) {
-            v16 a0 = v16_splat(bias[m]), a1 = a0;
-            for (int k = 0; k < k_in; k++) {
-                float wk = w[(size_t)m * k_in + k];
-                a0 += wk * V16_LOAD(x[k] + p);
-                a1 += wk * V16_LOAD(x[k] + p + 16);
-            }
-            V16_STORE(y[m] + p, v16_act(a0, act));
-            V16_STORE(y[m] + p + 16, v16_act(a1, act));
-        }
+    for (; p + 48 <= n; p += 48) pointwise_columns(w, bias, x, y, k_in, m_out, p, act, 3, 16);
+    if (p + 32 <= n) {
+        pointwise_columns(w, bias, x, y, k_in, m_out, p, act, 2, 16);
+        p += 32;
     }
-    /* The last columns, 16 at a time; the last block ends at n, overlapping the one before (the
-     * outputs never alias the inputs, so recomputed columns come out the same). Planes narrower than
-     * a vector read past their end (the arena and the scratch have slack for that) and store n. */
-    for (; p < n; p += 16) {
-        if (p + 16 > n && n >= 16) p = n - 16;
-        int count = n - p < 16 ? n - p : 16;
-        int m = 0;
-        for (; m + 8 <= m_out; m += 8) {
-            v16 acc[8];
-            for (int i = 0; i < 8; i++) acc[i] = v16_splat(bias[m + i]);
-            for (int k = 0; k < k_in; k++) {
-                v16 x0 = V16_LOAD(x[k] + p);
-                const float *wk = w + (size_t)m * k_in + k;
-                for (int i = 0; i < 8; i++) acc[i] += wk[(size_t)i * k_in] * x0;
-            }
-            for (int i = 0; i < 8; i++) store_row_part(y[m + i] + p, v16_act(acc[i], act), count);
-        }
-        for (; m < m_out; m++) {
-            v16 a0 = v16_splat(bias[m]);
-            for (int k = 0; k < k_in; k++) a0 += w[(size_t)m * k_in + k] * V16_LOAD(x[k] + p);
-            store_row_part(y[m] + p, v16_act(a0, act), count);
-        }
+    /* The last columns; the last vector ends at n, overlapping the one before (recomputed columns come
+     * out the same). Planes narrower than a vector read past their end (the arena and the scratch have
+     * slack for that) and store n floats. */
+    if (p < n) {
+        if (n >= 16) p = n - 16;
+        pointwise_columns(w, bias, x, y, k_in, m_out, p, act, 1, n - p);
     }
 }
 
@@ -501,48 +503,48 @@ LHR_HOT static void conv_dense(const engine_op *op, float *scratch, const float 
     }
 }
 
-/* Average over kernel x pad windows (pool windows tile the plane exactly): the window rows are
- * summed as whole rows first (vector adds), then each window's columns. `acc` holds in_w floats. */
+/* Average over kernel x pad windows (the windows tile the plane exactly), in whole vectors: the window
+ * rows are summed first into `acc` (out_h rows of in_w floats; a row's last vector may run into the
+ * next row, which is written after it), then each window's columns by passes of pairwise adds over
+ * the whole of `acc` (window widths 2^k; a pair never spans two rows since in_w is a multiple of the
+ * width). `acc` holds out_h * in_w floats plus 48 of slack. */
 LHR_HOT static void pool(const engine_op *op, float *acc) {
-    int kh = op->kernel, kw = op->pad, w = op->in_w;
-    float inv = 1.0f / (float)(kh * kw);
-    if (op->out_h == 1 && op->out_w == 1) { /* a global mean (spatial weighting) */
-        if (op->fused) return;              /* the depthwise conv before it wrote the means */
+    int kh = op->kernel, kw = op->pad, w = op->in_w, ho = op->out_h, wo = op->out_w, n_out = ho * wo;
+    v16 inv = v16_splat(1.0f / (float)(kh * kw));
+    if (ho == 1 && wo == 1) { /* a global mean (spatial weighting) */
+        if (op->fused) return;   /* the depthwise conv before it wrote the means */
         for (int c = 0; c < op->cin; c++) ((float *)op->out[c])[0] = plane_mean(op->in[c], op->in_h * w);
         return;
     }
     for (int c = 0; c < op->cin; c++) {
         const float *in = op->in[c];
         float *out = (float *)op->out[c];
-        for (int y = 0; y < op->out_h; y++) {
+        for (int y = 0; y < ho; y++) {
             const float *first = in + (size_t)y * kh * w;
-            memcpy(acc, first, sizeof(float) * (size_t)w);
-            for (int dy = 1; dy < kh; dy++) {
-                const float *row = first + (size_t)dy * w;
-                int x = 0;
-                for (; x + 16 <= w; x += 16) V16_STORE(acc + x, V16_LOAD(acc + x) + V16_LOAD(row + x));
-                for (; x < w; x++) acc[x] += row[x];
-            }
-            float *o = out + (size_t)y * op->out_w;
-            if ((kw & (kw - 1)) == 0) {
-                /* Window widths of 2^k: k passes of pairwise adds, each halving the row in place. */
-                for (int len = w; len > op->out_w; len /= 2) {
-                    int j = 0;
-                    for (; 2 * j + 32 <= len; j += 16) {
-                        v16 lo = V16_LOAD(acc + 2 * j), hi = V16_LOAD(acc + 2 * j + 16);
-                        V16_STORE(acc + j, __builtin_shuffle(lo, hi, EVEN_LANES) + __builtin_shuffle(lo, hi, ODD_LANES));
-                    }
-                    for (; 2 * j < len; j++) acc[j] = acc[2 * j] + acc[2 * j + 1];
-                }
-                for (int x = 0; x < op->out_w; x++) o[x] = acc[x] * inv;
-            } else {
-                for (int x = 0; x < op->out_w; x++) {
-                    float s = 0.0f;
-                    for (int dx = 0; dx < kw; dx++) s += acc[x * kw + dx];
-                    o[x] = s * inv;
-                }
+            float *a = acc + (size_t)y * w;
+            for (int x = 0; x < w; x += 16) {
+                v16 s = V16_LOAD(first + x);
+                for (int dy = 1; dy < kh; dy++) s += V16_LOAD(first + (size_t)dy * w + x);
+                V16_STORE(a + x, s);
             }
         }
+        int len = ho * w;
+        if ((kw & (kw - 1)) == 0) {
+            for (; len > n_out; len /= 2) /* each pass halves the rows in place (reads run into the slack) */
+                for (int j = 0; 2 * j < len; j += 16) {
+                    v16 lo = V16_LOAD(acc + 2 * j), hi = V16_LOAD(acc + 2 * j + 16);
+                    V16_STORE(acc + j, __builtin_shuffle(lo, hi, EVEN_LANES) + __builtin_shuffle(lo, hi, ODD_LANES));
+                }
+        } else {
+            for (int j = 0; j < n_out; j++) {
+                float s = 0.0f;
+                for (int dx = 0; dx < kw; dx++) s += acc[j * kw + dx];
+                acc[j] = s;
+            }
+        }
+        int j = 0;
+        for (; j + 16 <= n_out; j += 16) V16_STORE(out + j, inv * V16_LOAD(acc + j));
+        if (j < n_out) store_row_part(out + j, inv * V16_LOAD(acc + j), n_out - j);
     }
 }
 
@@ -559,53 +561,76 @@ LHR_HOT static void scale_channels(const engine_op *op) {
     }
 }
 
-/* dst[i] += coef * src[i] (or = when `first`) over n floats. */
-LHR_INLINE void axpy(float *dst, const float *src, float coef, int n, int first) {
-    int i = 0;
-    if (first) {
-        for (; i + 16 <= n; i += 16) V16_STORE(dst + i, coef * V16_LOAD(src + i));
-        for (; i < n; i++) dst[i] = coef * src[i];
-    } else {
-        for (; i + 16 <= n; i += 16) V16_STORE(dst + i, V16_LOAD(dst + i) + coef * V16_LOAD(src + i));
-        for (; i < n; i++) dst[i] += coef * src[i];
+/* The vector path of sum_terms for terms upsampled by at most 2^3. */
+LHR_INLINE void sum_planes(const engine_op *op, int max_shift, int act, int has_out2, int act2) {
+    static const vi16 repeat_lanes[4] = {
+        {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
+        {0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7},
+        {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3},
+        {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1},
+    };
+    int h = op->out_h, w = op->out_w, nt = op->n_terms;
+    int rows = max_shift ? h : 1, row_w = max_shift ? w : h * w;
+    size_t plane = (size_t)h * w;
+    const float *src[64];
+    int shift[64];
+    float coef[64];
+    vi16 lanes[64];
+    for (int t = 0; t < nt; t++) {
+        shift[t] = op->term_shift[t];
+        coef[t] = op->term_coef[t];
+        lanes[t] = repeat_lanes[shift[t]];
+    }
+    for (int c = 0; c < op->cout; c++) {
+        float *out = (float *)op->out[c], *out2 = has_out2 ? (float *)op->out2[c] : NULL;
+        for (int y = 0; y < rows; y++) {
+            for (int t = 0; t < nt; t++) src[t] = op->term_in[t][c] + (size_t)(y >> shift[t]) * (size_t)(w >> shift[t]);
+            size_t row = (size_t)y * row_w;
+            for (int x = 0; x < row_w; x += 16) {
+                v16 a = coef[0] * __builtin_shuffle(V16_LOAD(src[0] + (x >> shift[0])), lanes[0]);
+                for (int t = 1; t < nt; t++) a += coef[t] * __builtin_shuffle(V16_LOAD(src[t] + (x >> shift[t])), lanes[t]);
+                size_t at = row + (size_t)x;
+                if (at + 16 <= plane) { /* past the row's end: later rows, written after it */
+                    V16_STORE(out + at, v16_act(a, act));
+                    if (has_out2) V16_STORE(out2 + at, v16_act(a, act2));
+                } else {
+                    store_row_part(out + at, v16_act(a, act), (int)(plane - at));
+                    if (has_out2) store_row_part(out2 + at, v16_act(a, act2), (int)(plane - at));
+                }
+            }
+        }
     }
 }
 
-/* out = act(sum_t coef_t * up_t(in_t)), up_t nearest upsampling by 2^shift_t (the fuse layers).
- * Terms at full size are added plane-wide; smaller ones row by row, each vector of a row made
- * from 16 >> shift source values (shifts above 3, never written by the exporter, go one by one). */
+/* out = act(sum_t coef_t * up_t(in_t)), up_t nearest upsampling by 2^shift_t (the fuse layers), and
+ * out2 = act2 of the same sum when the ReLU copy after it is fused in. Each output vector is made in
+ * registers from every term (a term's vector is one load of 16 >> shift values and one lane shuffle)
+ * and stored once. Rows are written in order, a row's last vector running into the next row (written
+ * after it; the outputs never alias the terms); a plane's last vector stores only its own floats.
+ * When no term is upsampled the plane is one flat run. Shifts above 3 (never written by the
+ * exporter) go one float at a time. */
 LHR_HOT static void sum_terms(const engine_op *op) {
-    int h = op->out_h, w = op->out_w, n = h * w;
-    for (int c = 0; c < op->cout; c++) {
-        float *out = (float *)op->out[c];
-        for (int t = 0; t < op->n_terms; t++) {
-            int s = op->term_shift[t];
-            float coef = op->term_coef[t];
-            const float *src = op->term_in[t][c];
-            if (s == 0) {
-                axpy(out, src, coef, n, t == 0);
-                continue;
-            }
-            int small_w = w >> s;
-            for (int y = 0; y < h; y++) {
-                const float *row = src + (size_t)(y >> s) * small_w;
-                float *o = out + (size_t)y * w;
-                int x = 0;
-                if (s <= 3) {
-                    for (; x + 16 <= w; x += 16) {
-                        v16 u = coef * v16_repeat(V16_LOAD(row + (x >> s)), s);
-                        V16_STORE(o + x, t == 0 ? u : V16_LOAD(o + x) + u);
-                    }
+    int h = op->out_h, w = op->out_w, nt = op->n_terms, max_shift = 0;
+    for (int t = 0; t < nt; t++) max_shift = op->term_shift[t] > max_shift ? op->term_shift[t] : max_shift;
+    if (max_shift > 3) {
+        for (int c = 0; c < op->cout; c++) {
+            for (int i = 0; i < h * w; i++) {
+                float a = 0.0f;
+                for (int t = 0; t < nt; t++) {
+                    int sh = op->term_shift[t];
+                    a += op->term_coef[t] * op->term_in[t][c][(size_t)((i / w) >> sh) * (size_t)(w >> sh) + ((i % w) >> sh)];
                 }
-                for (; x < w; x++) o[x] = (t == 0 ? 0.0f : o[x]) + coef * row[x >> s];
+                ((float *)op->out[c])[i] = scalar_act(a, op->act);
+                if (op->out2) ((float *)op->out2[c])[i] = scalar_act(a, op->act2);
             }
         }
-        if (op->act != ACT_NONE) {
-            int i = 0;
-            for (; i + 16 <= n; i += 16) V16_STORE(out + i, v16_act(V16_LOAD(out + i), op->act));
-            for (; i < n; i++) out[i] = scalar_act(out[i], op->act);
-        }
+        return;
     }
+    /* Constant activations per call, so the loops compile without branches. */
+    if (!op->out2 && op->act == ACT_NONE) sum_planes(op, max_shift, ACT_NONE, 0, ACT_NONE);
+    else if (!op->out2 && op->act == ACT_RELU) sum_planes(op, max_shift, ACT_RELU, 0, ACT_NONE);
+    else if (op->out2 && op->act == ACT_NONE && op->act2 == ACT_RELU) sum_planes(op, max_shift, ACT_NONE, 1, ACT_RELU);
+    else sum_planes(op, max_shift, op->act, op->out2 != NULL, op->act2);
 }
 
 /* out = in + bilinear upsampling of aux with aligned corners (the iterative head): each output row
@@ -835,7 +860,7 @@ static int read_op(reader *r, lhr_engine *e, const layout *l, engine_op *op) {
         }
         op->in = read_view(r, e, l, op->cin, op->in_h, op->in_w, "pool input");
         op->out = read_view(r, e, l, op->cout, op->out_h, op->out_w, "pool output");
-        scratch = (size_t)op->in_w;
+        scratch = (size_t)op->out_h * op->in_w + 48;
         break;
     case OP_SCALE:
         if (op->cin != op->cout || op->in_h != op->out_h || op->in_w != op->out_w) {
@@ -908,6 +933,35 @@ static int means_overlap_planes(const engine_op *dw, const float **means) {
         }
     }
     return 0;
+}
+
+/* Whether any of the n_a planes a (a_size floats each) shares memory with any of the n_b planes b. */
+static int planes_overlap(const float **a, int n_a, size_t a_size, const float **b, int n_b, size_t b_size) {
+    for (int i = 0; i < n_a; i++)
+        for (int j = 0; j < n_b; j++)
+            if (a[i] < b[j] + b_size && b[j] < a[i] + a_size) return 1;
+    return 0;
+}
+
+/* A sum without activation followed by a ReLU copy of it (row 0 of a fuse layer, whose sum later rows
+ * read before the ReLU): the first sum also writes the copy, unless the copy's memory is memory the sum
+ * reads or writes. */
+static void fuse_relu_copy(engine_op *sum, engine_op *copy) {
+    if (sum->kind != OP_SUM || copy->kind != OP_SUM || sum->act != ACT_NONE || copy->n_terms != 1 ||
+        copy->term_shift[0] != 0 || copy->term_coef[0] != 1.0f || copy->cout != sum->cout ||
+        copy->out_h != sum->out_h || copy->out_w != sum->out_w)
+        return;
+    for (int c = 0; c < sum->cout; c++)
+        if (copy->term_in[0][c] != sum->out[c]) return;
+    size_t n = (size_t)sum->out_h * sum->out_w;
+    if (planes_overlap(copy->out, copy->cout, n, sum->out, sum->cout, n)) return;
+    for (int t = 0; t < sum->n_terms; t++) {
+        size_t term = (size_t)(sum->out_h >> sum->term_shift[t]) * (size_t)(sum->out_w >> sum->term_shift[t]);
+        if (planes_overlap(copy->out, copy->cout, n, sum->term_in[t], sum->cout, term)) return;
+    }
+    sum->out2 = copy->out;
+    sum->act2 = copy->act;
+    copy->fused = 1;
 }
 
 static lhr_status parse_program(reader *r, lhr_engine *e, layout *l) {
@@ -989,6 +1043,7 @@ static lhr_status parse_program(reader *r, lhr_engine *e, layout *l) {
             mean->fused = 1;
         }
     }
+    for (int i = 0; i + 1 < e->n_ops; i++) fuse_relu_copy(&e->ops[i], &e->ops[i + 1]);
     size_t conv_rows = 0;
     for (int i = 0; i < e->n_ops; i++)
         if (e->ops[i].kind == OP_CONV)
@@ -1101,7 +1156,9 @@ static void run_op(lhr_engine *engine, const engine_op *op) {
     case OP_POINTWISE: pointwise(op->weights, op->bias, op->in, op->out, op->cin, op->cout, op->in_h * op->in_w, op->act); break;
     case OP_POOL: pool(op, scratch); break;
     case OP_SCALE: scale_channels(op); break;
-    case OP_SUM: sum_terms(op); break;
+    case OP_SUM:
+        if (!op->fused) sum_terms(op);
+        break;
     case OP_BILINEAR_ADD: bilinear_add(op, scratch); break;
     default: break;
     }
