@@ -395,6 +395,30 @@ LHR_INLINE void dw_plane(const float *pad, const float *even, const float *odd,
     int step = stride == 1 ? pitch : pitch / 2;
     const float *p0 = stride == 1 ? pad : even, *p1 = p0 + step, *p2 = p1 + step;
     const float *o0 = odd, *o1 = odd + step, *o2 = o1 + step;
+    if (wo >= 16 && stride == 1) {
+        /* Two output rows at a time: they share two of their four input rows, loaded once. */
+        const float *p3 = p2 + step;
+        for (int y = 0; y < ho; y += 2) {
+            size_t r = (size_t)y * pitch;
+            float *o = out + (size_t)y * wo;
+            int pair = y + 1 < ho;
+            for (int x = 0; x < wo; x += 16) {
+                if (x + 16 > wo) x = wo - 16; /* the last vector ends at the row's end, overlapping the one before */
+                size_t i = r + (size_t)x;
+                v16 a1 = V16_LOAD(p1 + i), b1 = V16_LOAD(p1 + i + 1), c1 = V16_LOAD(p1 + i + 2);
+                v16 a2 = V16_LOAD(p2 + i), b2 = V16_LOAD(p2 + i + 1), c2 = V16_LOAD(p2 + i + 2);
+                v16 mid = (kv[3] * a1 + kv[4] * b1 + kv[5] * c1) + (kv[6] * a2 + kv[7] * b2 + kv[8] * c2);
+                v16 top = kv[0] * V16_LOAD(p0 + i) + kv[1] * V16_LOAD(p0 + i + 1) + kv[2] * V16_LOAD(p0 + i + 2);
+                V16_STORE(o + x, v16_act(b + top + mid, act));
+                if (pair) {
+                    v16 next = (kv[0] * a1 + kv[1] * b1 + kv[2] * c1) + (kv[3] * a2 + kv[4] * b2 + kv[5] * c2);
+                    v16 bottom = kv[6] * V16_LOAD(p3 + i) + kv[7] * V16_LOAD(p3 + i + 1) + kv[8] * V16_LOAD(p3 + i + 2);
+                    V16_STORE(o + wo + x, v16_act(b + next + bottom, act));
+                }
+            }
+        }
+        return;
+    }
     if (wo >= 16) {
         for (int y = 0; y < ho; y++) {
             size_t r = (size_t)y * pitch; /* stride 2: output row y starts at even/odd[y * pitch] */
@@ -636,13 +660,13 @@ LHR_HOT static void sum_terms(const engine_op *op) {
 /* out = in + bilinear upsampling of aux with aligned corners (the iterative head): each output row
  * blends two source rows (vector), then each output column two entries of that blend. Upsampling
  * reads at most 9 neighbouring blend entries per 16 output columns, so a vector of columns is two
- * lane shuffles of one load. Scratch: the blend (ws + 32 floats), then per vector of columns its
- * first source and its shuffle indices and weights. */
+ * lane shuffles of one load; a row's last vector stores only the row's own floats. Scratch: the blend
+ * (ws + 32 floats), then per vector of columns its first source and its shuffle indices and weights. */
 LHR_HOT static void bilinear_add(const engine_op *op, float *scratch) {
     int h = op->out_h, w = op->out_w, hs = op->in_h, ws = op->in_w;
     float fy = h > 1 ? (float)(hs - 1) / (float)(h - 1) : 0.0f;
     float fx = w > 1 ? (float)(ws - 1) / (float)(w - 1) : 0.0f;
-    int blocks = w / 16;
+    int blocks = (w + 15) / 16;
     float *blend = scratch;
     v16 *weight = (v16 *)(void *)(scratch + ws + 32);
     vi16 *first = (vi16 *)(void *)(weight + blocks), *second = first + blocks;
@@ -650,7 +674,7 @@ LHR_HOT static void bilinear_add(const engine_op *op, float *scratch) {
     int shuffles = 1;
     for (int bl = 0; bl < blocks; bl++) {
         for (int l = 0; l < 16; l++) {
-            int x = 16 * bl + l;
+            int x = 16 * bl + l < w ? 16 * bl + l : w - 1; /* lanes past the row repeat its last column */
             float sx = (float)x * fx;
             int x0 = (int)sx, x1 = x0 + 1 < ws ? x0 + 1 : ws - 1;
             if (l == 0) base[bl] = x0;
@@ -668,20 +692,20 @@ LHR_HOT static void bilinear_add(const engine_op *op, float *scratch) {
             int y0 = (int)sy, y1 = y0 + 1 < hs ? y0 + 1 : hs - 1;
             float ly = sy - (float)y0;
             const float *s0 = s + (size_t)y0 * ws, *s1 = s + (size_t)y1 * ws;
-            int x = 0;
-            for (; x + 16 <= ws; x += 16) V16_STORE(blend + x, (1.0f - ly) * V16_LOAD(s0 + x) + ly * V16_LOAD(s1 + x));
-            for (; x < ws; x++) blend[x] = (1.0f - ly) * s0[x] + ly * s1[x];
+            /* Whole vectors, past the row's end into the blend's slack (reads: the arena's slack). */
+            for (int x = 0; x < ws; x += 16) V16_STORE(blend + x, (1.0f - ly) * V16_LOAD(s0 + x) + ly * V16_LOAD(s1 + x));
             const float *arow = a + (size_t)y * w;
             float *orow = out + (size_t)y * w;
-            x = 0;
             if (shuffles) {
-                for (int bl = 0; bl < blocks; bl++, x += 16) {
+                for (int bl = 0; bl < blocks; bl++) {
+                    int x = 16 * bl;
                     v16 src = V16_LOAD(blend + base[bl]);
                     v16 lo = __builtin_shuffle(src, first[bl]), hi = __builtin_shuffle(src, second[bl]);
-                    V16_STORE(orow + x, V16_LOAD(arow + x) + (1.0f - weight[bl]) * lo + weight[bl] * hi);
+                    store_row_part(orow + x, V16_LOAD(arow + x) + (1.0f - weight[bl]) * lo + weight[bl] * hi, w - x);
                 }
+                continue;
             }
-            for (; x < w; x++) {
+            for (int x = 0; x < w; x++) {
                 float sx = (float)x * fx;
                 int x0 = (int)sx, x1 = x0 + 1 < ws ? x0 + 1 : ws - 1;
                 float lx = sx - (float)x0;
