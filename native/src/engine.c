@@ -444,6 +444,116 @@ LHR_INLINE void dw_plane(const float *pad, const float *even, const float *odd,
     copy_rows(res, pitch, ho, wo, out);
 }
 
+/* r[0..15] (16 x 16 floats) transposed in place: four rounds, round b swapping bit b of the row
+ * number with bit b of the lane number by two-vector shuffles of rows i and i + 2^b. */
+LHR_INLINE void transpose16(v16 r[16]) {
+    static const vi16 lo[4] = {
+        {0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30},
+        {0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29},
+        {0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27},
+        {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23},
+    };
+    static const vi16 hi[4] = {
+        {1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31},
+        {2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31},
+        {4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31},
+        {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31},
+    };
+    /* Written out, so that r stays in registers. */
+#define LHR_T(b, i)                                             \
+    do {                                                        \
+        v16 a_ = r[i], c_ = r[(i) + (1 << (b))];                \
+        r[i] = __builtin_shuffle(a_, c_, lo[b]);                \
+        r[(i) + (1 << (b))] = __builtin_shuffle(a_, c_, hi[b]); \
+    } while (0)
+    LHR_T(0, 0); LHR_T(0, 2); LHR_T(0, 4); LHR_T(0, 6); LHR_T(0, 8); LHR_T(0, 10); LHR_T(0, 12); LHR_T(0, 14);
+    LHR_T(1, 0); LHR_T(1, 1); LHR_T(1, 4); LHR_T(1, 5); LHR_T(1, 8); LHR_T(1, 9); LHR_T(1, 12); LHR_T(1, 13);
+    LHR_T(2, 0); LHR_T(2, 1); LHR_T(2, 2); LHR_T(2, 3); LHR_T(2, 8); LHR_T(2, 9); LHR_T(2, 10); LHR_T(2, 11);
+    LHR_T(3, 0); LHR_T(3, 1); LHR_T(3, 2); LHR_T(3, 3); LHR_T(3, 4); LHR_T(3, 5); LHR_T(3, 6); LHR_T(3, 7);
+#undef LHR_T
+}
+
+/* Floats n of 16 planes (the last plane repeated when fewer) as n pixels of 16 lanes, lane l from
+ * plane l: 16 x 16 transposes, reading whole vectors past each plane's end. */
+LHR_INLINE void planes_to_lanes(const float *const planes[16], int n, v16 *dst) {
+    for (int p = 0; p < n; p += 16) {
+        v16 r[16];
+        for (int l = 0; l < 16; l++) r[l] = V16_LOAD(planes[l] + p);
+        transpose16(r);
+        int m = n - p < 16 ? n - p : 16;
+        for (int j = 0; j < m; j++) dst[p + j] = r[j];
+    }
+}
+
+/* Output planes of at most this many floats go through depthwise_lanes. */
+#ifndef DW_LANES_MAX
+#define DW_LANES_MAX 64
+#endif
+
+/* depthwise() for small outputs (8 x 6 and less, where a plane at a time costs more in per-row work
+ * than in arithmetic): 16 channels at a time, one per vector lane. Each group's input planes are
+ * transposed into a zero-bordered (h + 2) x (w + 2) grid of 16-lane pixels (the scale maps too, and
+ * the input multiplied by them on the way), each output pixel is 9 multiply-adds of whole vectors,
+ * and the results are transposed back into the output planes. Scratch: the grid, the results (plus
+ * 16 pixels of slack), the scale pixels. */
+LHR_HOT static void depthwise_lanes(const engine_op *op, float *scratch) {
+    int h = op->in_h, w = op->in_w, ho = op->out_h, wo = op->out_w, st = op->stride, sh = op->shift;
+    int pitch = w + 2, n_out = ho * wo;
+    int scale_w = op->aux ? w >> sh : 0, n_scale = op->aux ? (h >> sh) * scale_w : 0;
+    v16 *grid = (v16 *)(void *)scratch, zero = v16_splat(0.0f);
+    v16 *res = grid + (size_t)(h + 2) * pitch, *scales = res + n_out + 16;
+    for (int g = 0; g < op->cin; g += 16) {
+        int nc = op->cin - g < 16 ? op->cin - g : 16;
+        const float *planes[16];
+        v16 k[9], b;
+        for (int l = 0; l < 16; l++) {
+            int c = g + (l < nc ? l : nc - 1);
+            planes[l] = op->in[c];
+            for (int t = 0; t < 9; t++) k[t][l] = op->weights[(size_t)c * 9 + t];
+            b[l] = op->bias[c];
+        }
+        if (op->aux) {
+            const float *maps[16];
+            for (int l = 0; l < 16; l++) maps[l] = op->aux[g + (l < nc ? l : nc - 1)];
+            planes_to_lanes(maps, n_scale, scales);
+        }
+        for (int x = 0; x < pitch; x++) grid[x] = grid[(size_t)(h + 1) * pitch + x] = zero;
+        for (int y = 0, x = 0, p = 0; p < h * w; p += 16) {
+            v16 r[16];
+            for (int l = 0; l < 16; l++) r[l] = V16_LOAD(planes[l] + p);
+            transpose16(r);
+            int m = h * w - p < 16 ? h * w - p : 16;
+            for (int j = 0; j < m; j++) {
+                v16 *row = grid + (size_t)(y + 1) * pitch;
+                row[x + 1] = op->aux ? r[j] * scales[(size_t)(y >> sh) * scale_w + (x >> sh)] : r[j];
+                if (x == 0) row[0] = zero;
+                if (x == w - 1) row[w + 1] = zero;
+                if (++x == w) x = 0, y++;
+            }
+        }
+        v16 sum = zero;
+        for (int yo = 0; yo < ho; yo++) {
+            for (int xo = 0; xo < wo; xo++) {
+                const v16 *q0 = grid + (size_t)yo * st * pitch + (size_t)xo * st, *q1 = q0 + pitch, *q2 = q1 + pitch;
+                v16 a = b + (k[0] * q0[0] + k[1] * q0[1] + k[2] * q0[2]) + (k[3] * q1[0] + k[4] * q1[1] + k[5] * q1[2]) +
+                        (k[6] * q2[0] + k[7] * q2[1] + k[8] * q2[2]);
+                a = v16_act(a, op->act);
+                res[(size_t)yo * wo + xo] = a;
+                sum += a;
+            }
+        }
+        if (op->means)
+            for (int l = 0; l < nc; l++) ((float *)op->means[g + l])[0] = sum[l] / (float)n_out;
+        for (int p = 0; p < n_out; p += 16) {
+            v16 r[16];
+            for (int j = 0; j < 16; j++) r[j] = res[p + j]; /* past n_out: the slack, lanes not stored */
+            transpose16(r);
+            int m = n_out - p < 16 ? n_out - p : 16;
+            for (int l = 0; l < nc; l++) store_row_part((float *)op->out[g + l] + p, r[l], m);
+        }
+    }
+}
+
 /* 3x3 depthwise convolution, padding 1, stride 1 or 2, on each channel: out = act(k * (x .* up(scale)) + b).
  *
  * The padded plane is treated as one flat array: with row pitch P = w + 2, output (y, x) is
@@ -452,6 +562,10 @@ LHR_INLINE void dw_plane(const float *pad, const float *even, const float *odd,
  * splits the padded plane into even and odd columns first (P is even), so its taps are unit-stride
  * too. Planes too large for that to stay in cache go through three padded rows at a time. */
 LHR_HOT static void depthwise(const engine_op *op, float *scratch) {
+    if (op->out_h * op->out_w <= DW_LANES_MAX) {
+        depthwise_lanes(op, scratch);
+        return;
+    }
     int h = op->in_h, w = op->in_w, ho = op->out_h, wo = op->out_w;
     int flat = op->stride == 1 || ((w + 2) % 2 == 0 && (size_t)(h + 2) * (w + 2) <= DW_FLAT_MAX);
     int pitch = w + 2, half = pitch / 2;
@@ -863,6 +977,11 @@ static int read_op(reader *r, lhr_engine *e, const layout *l, engine_op *op) {
             size_t flat = (size_t)(op->in_h + 2) * (size_t)(op->in_w + 2) * 3 + (size_t)op->in_w + 6 * 32;
             size_t rows = 3 * (size_t)((op->in_w + 2 + 15) / 16 * 16 + 16) * 2 + 6 * 16 + (size_t)op->in_w + 32;
             scratch = max_size(flat, rows);
+            if (op->out_h * op->out_w <= DW_LANES_MAX) {
+                size_t maps = op->shift >= 0 ? (size_t)(op->in_h >> op->shift) * (size_t)(op->in_w >> op->shift) : 0;
+                size_t pixels = (size_t)(op->in_h + 2) * (op->in_w + 2) + (size_t)op->out_h * op->out_w + 16 + maps;
+                scratch = max_size(scratch, 16 * pixels);
+            }
         }
         break;
     case OP_POINTWISE:
