@@ -165,6 +165,35 @@ LHR_INLINE void store_row_part(float *dst, v16 v, int count) {
     }
 }
 
+/* r[0..15] (16 x 16 floats) transposed in place: four rounds, round b swapping bit b of the row
+ * number with bit b of the lane number by two-vector shuffles of rows i and i + 2^b. */
+LHR_INLINE void transpose16(v16 r[16]) {
+    static const vi16 lo[4] = {
+        {0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30},
+        {0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29},
+        {0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27},
+        {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23},
+    };
+    static const vi16 hi[4] = {
+        {1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31},
+        {2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31},
+        {4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31},
+        {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31},
+    };
+    /* Written out, so that r stays in registers. */
+#define LHR_T(b, i)                                             \
+    do {                                                        \
+        v16 a_ = r[i], c_ = r[(i) + (1 << (b))];                \
+        r[i] = __builtin_shuffle(a_, c_, lo[b]);                \
+        r[(i) + (1 << (b))] = __builtin_shuffle(a_, c_, hi[b]); \
+    } while (0)
+    LHR_T(0, 0); LHR_T(0, 2); LHR_T(0, 4); LHR_T(0, 6); LHR_T(0, 8); LHR_T(0, 10); LHR_T(0, 12); LHR_T(0, 14);
+    LHR_T(1, 0); LHR_T(1, 1); LHR_T(1, 4); LHR_T(1, 5); LHR_T(1, 8); LHR_T(1, 9); LHR_T(1, 12); LHR_T(1, 13);
+    LHR_T(2, 0); LHR_T(2, 1); LHR_T(2, 2); LHR_T(2, 3); LHR_T(2, 8); LHR_T(2, 9); LHR_T(2, 10); LHR_T(2, 11);
+    LHR_T(3, 0); LHR_T(3, 1); LHR_T(3, 2); LHR_T(3, 3); LHR_T(3, 4); LHR_T(3, 5); LHR_T(3, 6); LHR_T(3, 7);
+#undef LHR_T
+}
+
 /* Rows m .. m + rows - 1 of a pointwise product over columns p .. p + 16 vecs - 1: rows x vecs
  * accumulators in registers (rows and vecs are constants at each call, so the loops unroll). The last
  * vector of each row stores `count` floats (all 16 when count >= 16). */
@@ -221,15 +250,27 @@ LHR_HOT static void pointwise(const float *w, const float *bias, const float **x
     if (n == 1 && k_in <= 1024) { /* a matrix-vector product (the spatial weighting's 1 x 1 maps): dot products over k */
         float xv[1024 + 16];
         for (int k = 0; k < k_in; k++) xv[k] = x[k][0];
-        for (int m = 0; m < m_out; m++) {
-            const float *wm = w + (size_t)m * k_in;
-            v16 a = v16_splat(0.0f);
-            int k = 0;
-            for (; k + 16 <= k_in; k += 16) a += V16_LOAD(wm + k) * V16_LOAD(xv + k);
-            float s = bias[m];
-            for (int l = 0; l < 16; l++) s += a[l];
-            for (; k < k_in; k++) s += wm[k] * xv[k];
-            y[m][0] = scalar_act(s, act);
+        /* 16 outputs at a time: each row's products summed lane-wise, then the 16 rows' lanes added
+         * up at once through a transpose (summing one row's lanes would be a chain of 16 adds), and
+         * the 16 results activated as one vector. */
+        for (int m0 = 0; m0 < m_out; m0 += 16) {
+            v16 part[16];
+            int count = m_out - m0 < 16 ? m_out - m0 : 16;
+            for (int i = 0; i < 16; i++) {
+                part[i] = v16_splat(0.0f);
+                if (i >= count) continue;
+                const float *wm = w + (size_t)(m0 + i) * k_in;
+                int k = 0;
+                for (; k + 16 <= k_in; k += 16) part[i] += V16_LOAD(wm + k) * V16_LOAD(xv + k);
+                float tail = bias[m0 + i];
+                for (; k < k_in; k++) tail += wm[k] * xv[k];
+                part[i][0] += tail;
+            }
+            transpose16(part);
+            v16 sums = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7])) +
+                       (((part[8] + part[9]) + (part[10] + part[11])) + ((part[12] + part[13]) + (part[14] + part[15])));
+            sums = v16_act(sums, act);
+            for (int i = 0; i < count; i++) y[m0 + i][0] = sums[i];
         }
         return;
     }
@@ -420,18 +461,25 @@ LHR_INLINE void dw_plane(const float *pad, const float *even, const float *odd,
         return;
     }
     if (wo >= 16) {
-        for (int y = 0; y < ho; y++) {
-            size_t r = (size_t)y * pitch; /* stride 2: output row y starts at even/odd[y * pitch] */
+        /* Stride 2, two output rows at a time: they share an input row (2y + 2), loaded once. Output
+         * row y starts at even/odd[y * pitch], a padded row being pitch / 2 apart. */
+        const float *e3 = p2 + step, *e4 = e3 + step, *o3 = o2 + step, *o4 = o3 + step;
+        for (int y = 0; y < ho; y += 2) {
+            size_t r = (size_t)y * pitch;
             float *o = out + (size_t)y * wo;
-            int x = 0;
-            for (; x + 16 <= wo; x += 16) {
-                v16 a = stride == 1 ? DW_TAPS_S1(p0, p1, p2, r + x) : DW_TAPS_S2(p0, o0, p1, o1, p2, o2, r + x);
+            int pair = y + 1 < ho;
+            for (int x = 0; x < wo; x += 16) {
+                if (x + 16 > wo) x = wo - 16; /* the last vector ends at the row's end, overlapping the one before */
+                size_t i = r + (size_t)x;
+                v16 a2 = V16_LOAD(p2 + i), b2 = V16_LOAD(o2 + i), c2 = V16_LOAD(p2 + i + 1);
+                v16 a = DW_TAPS_S2(p0, o0, p1, o1, p2, o2, i); /* row 2y + 2's loads are shared with the one below */
                 V16_STORE(o + x, v16_act(a, act));
-            }
-            if (x < wo) { /* the last vector ends at the row's end, overlapping the one before */
-                x = wo - 16;
-                v16 a = stride == 1 ? DW_TAPS_S1(p0, p1, p2, r + x) : DW_TAPS_S2(p0, o0, p1, o1, p2, o2, r + x);
-                V16_STORE(o + x, v16_act(a, act));
+                if (pair) {
+                    v16 top = kv[0] * a2 + kv[1] * b2 + kv[2] * c2;
+                    v16 mid = kv[3] * V16_LOAD(e3 + i) + kv[4] * V16_LOAD(o3 + i) + kv[5] * V16_LOAD(e3 + i + 1);
+                    v16 bottom = kv[6] * V16_LOAD(e4 + i) + kv[7] * V16_LOAD(o4 + i) + kv[8] * V16_LOAD(e4 + i + 1);
+                    V16_STORE(o + wo + x, v16_act(b + top + mid + bottom, act));
+                }
             }
         }
         return;
@@ -442,35 +490,6 @@ LHR_INLINE void dw_plane(const float *pad, const float *even, const float *odd,
         V16_STORE(res + i, v16_act(a, act));
     }
     copy_rows(res, pitch, ho, wo, out);
-}
-
-/* r[0..15] (16 x 16 floats) transposed in place: four rounds, round b swapping bit b of the row
- * number with bit b of the lane number by two-vector shuffles of rows i and i + 2^b. */
-LHR_INLINE void transpose16(v16 r[16]) {
-    static const vi16 lo[4] = {
-        {0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30},
-        {0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29},
-        {0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27},
-        {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23},
-    };
-    static const vi16 hi[4] = {
-        {1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31},
-        {2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31},
-        {4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31},
-        {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31},
-    };
-    /* Written out, so that r stays in registers. */
-#define LHR_T(b, i)                                             \
-    do {                                                        \
-        v16 a_ = r[i], c_ = r[(i) + (1 << (b))];                \
-        r[i] = __builtin_shuffle(a_, c_, lo[b]);                \
-        r[(i) + (1 << (b))] = __builtin_shuffle(a_, c_, hi[b]); \
-    } while (0)
-    LHR_T(0, 0); LHR_T(0, 2); LHR_T(0, 4); LHR_T(0, 6); LHR_T(0, 8); LHR_T(0, 10); LHR_T(0, 12); LHR_T(0, 14);
-    LHR_T(1, 0); LHR_T(1, 1); LHR_T(1, 4); LHR_T(1, 5); LHR_T(1, 8); LHR_T(1, 9); LHR_T(1, 12); LHR_T(1, 13);
-    LHR_T(2, 0); LHR_T(2, 1); LHR_T(2, 2); LHR_T(2, 3); LHR_T(2, 8); LHR_T(2, 9); LHR_T(2, 10); LHR_T(2, 11);
-    LHR_T(3, 0); LHR_T(3, 1); LHR_T(3, 2); LHR_T(3, 3); LHR_T(3, 4); LHR_T(3, 5); LHR_T(3, 6); LHR_T(3, 7);
-#undef LHR_T
 }
 
 /* Floats n of 16 planes (the last plane repeated when fewer) as n pixels of 16 lanes, lane l from
