@@ -436,9 +436,11 @@ LHR_INLINE void dw_plane(const float *pad, const float *even, const float *odd,
     int step = stride == 1 ? pitch : pitch / 2;
     const float *p0 = stride == 1 ? pad : even, *p1 = p0 + step, *p2 = p1 + step;
     const float *o0 = odd, *o1 = odd + step, *o2 = o1 + step;
-    if (wo >= 16 && stride == 1) {
-        /* Two output rows at a time: they share two of their four input rows, loaded once. */
-        const float *p3 = p2 + step;
+    if (wo >= 16) {
+        /* Two output rows at a time: they share input rows (stride 1: two of four, stride 2: one of
+         * five), loaded once. Stride 2: output row y starts at even/odd[y * pitch], a padded row
+         * being pitch / 2 apart. */
+        const float *p3 = p2 + step, *p4 = p3 + step, *o3 = o2 + step, *o4 = o3 + step;
         for (int y = 0; y < ho; y += 2) {
             size_t r = (size_t)y * pitch;
             float *o = out + (size_t)y * wo;
@@ -446,38 +448,23 @@ LHR_INLINE void dw_plane(const float *pad, const float *even, const float *odd,
             for (int x = 0; x < wo; x += 16) {
                 if (x + 16 > wo) x = wo - 16; /* the last vector ends at the row's end, overlapping the one before */
                 size_t i = r + (size_t)x;
-                v16 a1 = V16_LOAD(p1 + i), b1 = V16_LOAD(p1 + i + 1), c1 = V16_LOAD(p1 + i + 2);
-                v16 a2 = V16_LOAD(p2 + i), b2 = V16_LOAD(p2 + i + 1), c2 = V16_LOAD(p2 + i + 2);
-                v16 mid = (kv[3] * a1 + kv[4] * b1 + kv[5] * c1) + (kv[6] * a2 + kv[7] * b2 + kv[8] * c2);
-                v16 top = kv[0] * V16_LOAD(p0 + i) + kv[1] * V16_LOAD(p0 + i + 1) + kv[2] * V16_LOAD(p0 + i + 2);
-                V16_STORE(o + x, v16_act(b + top + mid, act));
-                if (pair) {
+                if (stride == 1) {
+                    v16 a1 = V16_LOAD(p1 + i), b1 = V16_LOAD(p1 + i + 1), c1 = V16_LOAD(p1 + i + 2);
+                    v16 a2 = V16_LOAD(p2 + i), b2 = V16_LOAD(p2 + i + 1), c2 = V16_LOAD(p2 + i + 2);
+                    v16 mid = (kv[3] * a1 + kv[4] * b1 + kv[5] * c1) + (kv[6] * a2 + kv[7] * b2 + kv[8] * c2);
+                    v16 top = kv[0] * V16_LOAD(p0 + i) + kv[1] * V16_LOAD(p0 + i + 1) + kv[2] * V16_LOAD(p0 + i + 2);
+                    V16_STORE(o + x, v16_act(b + top + mid, act));
+                    if (!pair) continue;
                     v16 next = (kv[0] * a1 + kv[1] * b1 + kv[2] * c1) + (kv[3] * a2 + kv[4] * b2 + kv[5] * c2);
                     v16 bottom = kv[6] * V16_LOAD(p3 + i) + kv[7] * V16_LOAD(p3 + i + 1) + kv[8] * V16_LOAD(p3 + i + 2);
                     V16_STORE(o + wo + x, v16_act(b + next + bottom, act));
-                }
-            }
-        }
-        return;
-    }
-    if (wo >= 16) {
-        /* Stride 2, two output rows at a time: they share an input row (2y + 2), loaded once. Output
-         * row y starts at even/odd[y * pitch], a padded row being pitch / 2 apart. */
-        const float *e3 = p2 + step, *e4 = e3 + step, *o3 = o2 + step, *o4 = o3 + step;
-        for (int y = 0; y < ho; y += 2) {
-            size_t r = (size_t)y * pitch;
-            float *o = out + (size_t)y * wo;
-            int pair = y + 1 < ho;
-            for (int x = 0; x < wo; x += 16) {
-                if (x + 16 > wo) x = wo - 16; /* the last vector ends at the row's end, overlapping the one before */
-                size_t i = r + (size_t)x;
-                v16 a2 = V16_LOAD(p2 + i), b2 = V16_LOAD(o2 + i), c2 = V16_LOAD(p2 + i + 1);
-                v16 a = DW_TAPS_S2(p0, o0, p1, o1, p2, o2, i); /* row 2y + 2's loads are shared with the one below */
-                V16_STORE(o + x, v16_act(a, act));
-                if (pair) {
+                } else {
+                    v16 a2 = V16_LOAD(p2 + i), b2 = V16_LOAD(o2 + i), c2 = V16_LOAD(p2 + i + 1);
+                    V16_STORE(o + x, v16_act(DW_TAPS_S2(p0, o0, p1, o1, p2, o2, i), act));
+                    if (!pair) continue;
                     v16 top = kv[0] * a2 + kv[1] * b2 + kv[2] * c2;
-                    v16 mid = kv[3] * V16_LOAD(e3 + i) + kv[4] * V16_LOAD(o3 + i) + kv[5] * V16_LOAD(e3 + i + 1);
-                    v16 bottom = kv[6] * V16_LOAD(e4 + i) + kv[7] * V16_LOAD(o4 + i) + kv[8] * V16_LOAD(e4 + i + 1);
+                    v16 mid = kv[3] * V16_LOAD(p3 + i) + kv[4] * V16_LOAD(o3 + i) + kv[5] * V16_LOAD(p3 + i + 1);
+                    v16 bottom = kv[6] * V16_LOAD(p4 + i) + kv[7] * V16_LOAD(o4 + i) + kv[8] * V16_LOAD(p4 + i + 1);
                     V16_STORE(o + wo + x, v16_act(b + top + mid + bottom, act));
                 }
             }
