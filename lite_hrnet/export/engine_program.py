@@ -249,10 +249,10 @@ def _conv_module(p: Program, x: View, m: ConvModule) -> View:
     return _conv_bn(p, x, m.conv, m.bn, _ACTIVATIONS[type(m.activate)])
 
 
-def _conv_bn_sequence(p: Program, x: View, seq: nn.Sequential) -> View:
-    """A Sequential of (conv, bn)[, ReLU] pairs as the fuse and transition layers store them."""
+def _conv_bn_sequence(p: Program, x: View, seq: nn.Sequential, start: int = 0) -> View:
+    """A Sequential of (conv, bn)[, ReLU] pairs as the fuse and transition layers store them, from module ``start``."""
     mods = list(seq)
-    i = 0
+    i = start
     while i < len(mods):
         conv, bn = mods[i], mods[i + 1]
         i += 2
@@ -304,9 +304,11 @@ def _fuse(p: Program, out: List[View], module: LiteHRModule) -> List[View]:
     x0 = out[0]
     fused = []
     rows = module.fuse_layers
+    first: Dict[Tuple[int, int], View] = {}
     for i, row in enumerate(rows):
-        first = x0 if i == 0 else _conv_bn_chain(p, x0, row[0])
-        terms = [(2, 0, first)]
+        if i == 1:
+            first = _first_downsamplings(p, [x0] + list(out[1:]), rows)
+        terms = [(2, 0, x0 if i == 0 else _conv_bn_chain(p, x0, row[0], first.get((i, 0))))]
         for j in range(1, module.num_branches):
             if j == i:
                 terms.append((1, 0, out[j]))
@@ -314,7 +316,7 @@ def _fuse(p: Program, out: List[View], module: LiteHRModule) -> List[View]:
                 conv, bn, _ = list(row[j])
                 terms.append((1, j - i, _conv_bn(p, out[j], conv, bn, _NONE)))
             else:
-                terms.append((1, 0, _conv_bn_chain(p, out[j], row[j])))
+                terms.append((1, 0, _conv_bn_chain(p, out[j], row[j], first.get((i, j)))))
         if i == 0 and len(rows) > 1:
             x0 = p.sum(terms, _NONE)
             fused.append(p.sum([(1, 0, x0)], _RELU))
@@ -323,9 +325,23 @@ def _fuse(p: Program, out: List[View], module: LiteHRModule) -> List[View]:
     return fused
 
 
-def _conv_bn_chain(p: Program, x: View, steps: nn.Sequential) -> View:
-    for step in steps:
-        x = _conv_bn_sequence(p, x, step)
+def _first_downsamplings(p: Program, sources: List[View], rows) -> Dict[Tuple[int, int], View]:
+    """The first conv (a stride-2 depthwise conv and its batch norm) of every downsampling chain f_ij (j < i, i >= 1),
+    emitted together per source branch j: the engine runs depthwise convs of one input side by side, preparing each
+    input plane once. Keyed (i, j); a chain whose first pair is followed by a ReLU is left out."""
+    first = {}
+    for j, src in enumerate(sources):
+        for i in range(max(1, j + 1), len(rows)):
+            mods = list(rows[i][j][0])
+            if len(mods) > 2 and not isinstance(mods[2], nn.ReLU):
+                first[(i, j)] = _conv_bn(p, src, mods[0], mods[1], _NONE)
+    return first
+
+
+def _conv_bn_chain(p: Program, x: View, steps: nn.Sequential, first: Optional[View] = None) -> View:
+    """The chain of (conv, bn)[, ReLU] steps on ``x``; ``first``: the first pair's output, already emitted."""
+    for k, step in enumerate(steps):
+        x = _conv_bn_sequence(p, first, step, start=2) if k == 0 and first is not None else _conv_bn_sequence(p, x, step)
     return x
 
 

@@ -74,7 +74,9 @@ typedef struct {
     const float **means;     /* depthwise: also write each output plane's mean here (a global pool fused in) */
     const float **out2;      /* sum: also write act2 of the sum here (the ReLU copy after it fused in) */
     int act2;
-    int fused;               /* pool: its means are written by the depthwise conv before it; sum: by the sum before it */
+    int fused;               /* pool: its means are written by the depthwise conv before it; sum: by the sum before it;
+                              * depthwise: run by the depthwise conv `group` ops before it */
+    int group;               /* depthwise: the next `group` ops are depthwise convs of the same input, run with it */
     int n_terms;             /* sum */
     const int *term_shift;
     const float *term_coef;
@@ -567,13 +569,26 @@ LHR_HOT static void depthwise_lanes(const engine_op *op, float *scratch) {
  * vectors may run across row ends (the two columns computed past each row are dropped). Stride 2
  * splits the padded plane into even and odd columns first (P is even), so its taps are unit-stride
  * too. Planes too large for that to stay in cache go through three padded rows at a time. */
+/* Which way depthwise() runs an op: 16 channels at a time in vector lanes, plane by plane over a
+ * whole zero-bordered plane (or its even and odd columns), or three padded rows at a time. */
+enum { DW_LANES, DW_FLAT, DW_ROWS };
+
+static int depthwise_path(const engine_op *op) {
+    if (op->out_h * op->out_w <= DW_LANES_MAX) return DW_LANES;
+    if (op->stride == 1 || ((op->in_w + 2) % 2 == 0 && (size_t)(op->in_h + 2) * (op->in_w + 2) <= DW_FLAT_MAX))
+        return DW_FLAT;
+    return DW_ROWS;
+}
+
+/* The op and the op->group ops after it (depthwise convs of the same input planes, fused when the
+ * program is read) run plane by plane: each input plane is bordered (and split) once for all of them. */
 LHR_HOT static void depthwise(const engine_op *op, float *scratch) {
-    if (op->out_h * op->out_w <= DW_LANES_MAX) {
+    int path = depthwise_path(op);
+    if (path == DW_LANES) {
         depthwise_lanes(op, scratch);
         return;
     }
     int h = op->in_h, w = op->in_w, ho = op->out_h, wo = op->out_w;
-    int flat = op->stride == 1 || ((w + 2) % 2 == 0 && (size_t)(h + 2) * (w + 2) <= DW_FLAT_MAX);
     int pitch = w + 2, half = pitch / 2;
     float *pad = scratch;
     float *res = pad + (size_t)(h + 2) * pitch + 32;
@@ -581,30 +596,32 @@ LHR_HOT static void depthwise(const engine_op *op, float *scratch) {
     float *odd = even + (size_t)(h + 2) * half + 32;
     float *up = odd + (size_t)(h + 2) * half + 32;
     for (int c = 0; c < op->cin; c++) {
-        if (!flat) {
+        if (path == DW_ROWS) {
             depthwise_rows_stride2(op, c, scratch);
             if (op->means) ((float *)op->means[c])[0] = plane_mean(op->out[c], ho * wo);
             continue;
         }
-        const float *k = op->weights + (size_t)c * 9;
-        v16 kv[9];
-        for (int t = 0; t < 9; t++) kv[t] = v16_splat(k[t]);
-        v16 b = v16_splat(op->bias[c]);
-        float *out = (float *)op->out[c];
         if (op->stride == 1 || op->aux) padded_plane(op->in[c], op->aux ? op->aux[c] : NULL, op->shift, h, w, pad, up);
         if (op->stride == 2 && op->aux) {
             deinterleave(pad, (h + 2) * pitch, even, odd);
         } else if (op->stride == 2) {
             split_columns(op->in[c], h, w, even, odd, half);
         }
-        /* Constant stride and activation per call, so each loop is compiled without branches. */
-        if (op->stride == 1 && op->act == ACT_NONE) dw_plane(pad, even, odd, 1, pitch, kv, b, ACT_NONE, ho, wo, res, out);
-        else if (op->stride == 1 && op->act == ACT_RELU) dw_plane(pad, even, odd, 1, pitch, kv, b, ACT_RELU, ho, wo, res, out);
-        else if (op->stride == 1) dw_plane(pad, even, odd, 1, pitch, kv, b, ACT_SIGMOID, ho, wo, res, out);
-        else if (op->act == ACT_NONE) dw_plane(pad, even, odd, 2, pitch, kv, b, ACT_NONE, ho, wo, res, out);
-        else if (op->act == ACT_RELU) dw_plane(pad, even, odd, 2, pitch, kv, b, ACT_RELU, ho, wo, res, out);
-        else dw_plane(pad, even, odd, 2, pitch, kv, b, ACT_SIGMOID, ho, wo, res, out);
-        if (op->means) ((float *)op->means[c])[0] = plane_mean(out, ho * wo); /* the plane is still in L1 */
+        for (const engine_op *o = op; o <= op + op->group; o++) {
+            const float *k = o->weights + (size_t)c * 9;
+            v16 kv[9];
+            for (int t = 0; t < 9; t++) kv[t] = v16_splat(k[t]);
+            v16 b = v16_splat(o->bias[c]);
+            float *out = (float *)o->out[c];
+            /* Constant stride and activation per call, so each loop is compiled without branches. */
+            if (o->stride == 1 && o->act == ACT_NONE) dw_plane(pad, even, odd, 1, pitch, kv, b, ACT_NONE, ho, wo, res, out);
+            else if (o->stride == 1 && o->act == ACT_RELU) dw_plane(pad, even, odd, 1, pitch, kv, b, ACT_RELU, ho, wo, res, out);
+            else if (o->stride == 1) dw_plane(pad, even, odd, 1, pitch, kv, b, ACT_SIGMOID, ho, wo, res, out);
+            else if (o->act == ACT_NONE) dw_plane(pad, even, odd, 2, pitch, kv, b, ACT_NONE, ho, wo, res, out);
+            else if (o->act == ACT_RELU) dw_plane(pad, even, odd, 2, pitch, kv, b, ACT_RELU, ho, wo, res, out);
+            else dw_plane(pad, even, odd, 2, pitch, kv, b, ACT_SIGMOID, ho, wo, res, out);
+            if (o->means) ((float *)o->means[c])[0] = plane_mean(out, ho * wo); /* the plane is still in L1 */
+        }
     }
 }
 
@@ -1113,6 +1130,33 @@ static void fuse_relu_copy(engine_op *sum, engine_op *copy) {
     copy->fused = 1;
 }
 
+/* Depthwise convs right after ops[0] with the same input planes, shape and stride (the fuse layers'
+ * stride-2 convs of one branch, which the compiler emits together) run with it, each input plane
+ * prepared once, unless an output shares memory with the input or with another output. Returns how
+ * many follow ops[0] in its group. */
+static int group_depthwise(engine_op *ops, int n_ops) {
+    engine_op *a = &ops[0];
+    if (a->kind != OP_DEPTHWISE || a->aux || a->means || depthwise_path(a) != DW_FLAT) return 0;
+    size_t in_size = (size_t)a->in_h * a->in_w, out_size = (size_t)a->out_h * a->out_w;
+    int g = 0;
+    while (g + 1 < n_ops && g < 15) {
+        engine_op *b = &ops[g + 1];
+        if (b->kind != OP_DEPTHWISE || b->aux || b->means || b->stride != a->stride || b->cin != a->cin ||
+            b->in_h != a->in_h || b->in_w != a->in_w)
+            break;
+        int same = 1;
+        for (int c = 0; c < a->cin && same; c++) same = b->in[c] == a->in[c];
+        if (!same || planes_overlap(b->out, b->cout, out_size, a->in, a->cin, in_size)) break;
+        int apart = 1;
+        for (int k = 0; k <= g && apart; k++) apart = !planes_overlap(b->out, b->cout, out_size, ops[k].out, ops[k].cout, out_size);
+        if (!apart) break;
+        g++;
+    }
+    a->group = g;
+    for (int k = 1; k <= g; k++) ops[k].fused = 1;
+    return g;
+}
+
 static lhr_status parse_program(reader *r, lhr_engine *e, layout *l) {
     l->n_buffers = next_int(r, 1, 1 << 20, "buffer count");
     if (r->failed) return LHR_ERR_BAD_MODEL;
@@ -1193,6 +1237,7 @@ static lhr_status parse_program(reader *r, lhr_engine *e, layout *l) {
         }
     }
     for (int i = 0; i + 1 < e->n_ops; i++) fuse_relu_copy(&e->ops[i], &e->ops[i + 1]);
+    for (int i = 0; i + 1 < e->n_ops; i++) i += group_depthwise(e->ops + i, e->n_ops - i);
     size_t conv_rows = 0;
     for (int i = 0; i < e->n_ops; i++)
         if (e->ops[i].kind == OP_CONV)
@@ -1301,7 +1346,9 @@ static void run_op(lhr_engine *engine, const engine_op *op) {
     const float **rows = (const float **)(void *)(scratch + engine->scratch_floats + 64);
     switch (op->kind) {
     case OP_CONV: conv_dense(op, scratch, rows); break;
-    case OP_DEPTHWISE: depthwise(op, scratch); break;
+    case OP_DEPTHWISE:
+        if (!op->fused) depthwise(op, scratch);
+        break;
     case OP_POINTWISE: pointwise(op->weights, op->bias, op->in, op->out, op->cin, op->cout, op->in_h * op->in_w, op->act); break;
     case OP_POOL: pool(op, scratch); break;
     case OP_SCALE: scale_channels(op); break;
