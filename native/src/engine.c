@@ -494,9 +494,7 @@ LHR_INLINE void planes_to_lanes(const float *const planes[16], int n, v16 *dst) 
 }
 
 /* Output planes of at most this many floats go through depthwise_lanes. */
-#ifndef DW_LANES_MAX
 #define DW_LANES_MAX 64
-#endif
 
 /* depthwise() for small outputs (8 x 6 and less, where a plane at a time costs more in per-row work
  * than in arithmetic): 16 channels at a time, one per vector lane. Each group's input planes are
