@@ -175,20 +175,19 @@ class Program:
             for v in op.writes:
                 for b in {p[0] for p in v.planes}:
                     first_write[b] = min(first_write[b], i)
-        # The engine takes a global mean right after a depthwise conv inside the conv (engine.c, when it
-        # reads the program): the means are written while the conv runs, so their memory must not be the
-        # conv's inputs' even though the conv reads them last.
+        # The engine runs two kinds of op inside the op before them (engine.c, when it reads the program):
+        # a global mean right after a depthwise conv of it, and a ReLU copy right after a sum of it (row 0
+        # of a fuse layer). Their outputs are written while that op runs, so their memory must not be its
+        # inputs' even though it reads them last.
         for i in range(1, len(self.ops)):
             op, prev = self.ops[i], self.ops[i - 1]
-            if (op.fields[0] == _POOL and prev.fields[0] == _DEPTHWISE and op.reads[0] == prev.writes[0]
-                    and op.writes[0].height == op.writes[0].width == 1):
-                for b in {p[0] for p in op.writes[0].planes}:
-                    first_write[b] = min(first_write[b], i - 1)
-        # Likewise a ReLU copy of a sum right after it (row 0 of a fuse layer) is written by that sum.
-        for i in range(1, len(self.ops)):
-            op, prev = self.ops[i], self.ops[i - 1]
-            if (op.fields[0] == prev.fields[0] == _SUM and op.fields[8] == 1 and op.reads[0] == prev.writes[0]
-                    and op.fields[1] == _RELU and prev.fields[1] == _NONE):
+            if op.reads[0] != prev.writes[0]:
+                continue
+            mean = (op.fields[0] == _POOL and prev.fields[0] == _DEPTHWISE
+                    and op.writes[0].height == op.writes[0].width == 1)
+            relu_copy = (op.fields[0] == prev.fields[0] == _SUM and op.fields[8] == 1
+                         and op.fields[1] == _RELU and prev.fields[1] == _NONE)
+            if mean or relu_copy:
                 for b in {p[0] for p in op.writes[0].planes}:
                     first_write[b] = min(first_write[b], i - 1)
         in_b, out_b = self.input.planes[0][0], self.output.planes[0][0]

@@ -560,13 +560,6 @@ LHR_HOT static void depthwise_lanes(const engine_op *op, float *scratch) {
     }
 }
 
-/* 3x3 depthwise convolution, padding 1, stride 1 or 2, on each channel: out = act(k * (x .* up(scale)) + b).
- *
- * The padded plane is treated as one flat array: with row pitch P = w + 2, output (y, x) is
- * sum k[dy][dx] pad[(y + dy) P + x + dx], a 1-D convolution with 9 fixed offsets, so whole
- * vectors may run across row ends (the two columns computed past each row are dropped). Stride 2
- * splits the padded plane into even and odd columns first (P is even), so its taps are unit-stride
- * too. Planes too large for that to stay in cache go through three padded rows at a time. */
 /* Which way depthwise() runs an op: 16 channels at a time in vector lanes, plane by plane over a
  * whole zero-bordered plane (or its even and odd columns), or three padded rows at a time. */
 enum { DW_LANES, DW_FLAT, DW_ROWS };
@@ -578,7 +571,16 @@ static int depthwise_path(const engine_op *op) {
     return DW_ROWS;
 }
 
-/* The op and the op->group ops after it (depthwise convs of the same input planes, fused when the
+/* 3x3 depthwise convolution, padding 1, stride 1 or 2, on each channel: out = act(k * (x .* up(scale)) + b).
+ *
+ * The padded plane is treated as one flat array: with row pitch P = w + 2, output (y, x) is
+ * sum k[dy][dx] pad[(y + dy) P + x + dx], a 1-D convolution with 9 fixed offsets, so whole
+ * vectors may run across row ends (the two columns computed past each row are dropped). Stride 2
+ * splits the padded plane into even and odd columns first (P is even), so its taps are unit-stride
+ * too. Planes too large for that to stay in cache go through three padded rows at a time, outputs of
+ * 8x6 and less through depthwise_lanes.
+ *
+ * The op and the op->group ops after it (depthwise convs of the same input planes, fused when the
  * program is read) run plane by plane: each input plane is bordered (and split) once for all of them. */
 LHR_HOT static void depthwise(const engine_op *op, float *scratch) {
     int path = depthwise_path(op);
@@ -671,7 +673,6 @@ LHR_HOT static void pool(const engine_op *op, float *acc) {
     int kh = op->kernel, kw = op->pad, w = op->in_w, ho = op->out_h, wo = op->out_w, n_out = ho * wo;
     v16 inv = v16_splat(1.0f / (float)(kh * kw));
     if (ho == 1 && wo == 1) { /* a global mean (spatial weighting) */
-        if (op->fused) return;   /* the depthwise conv before it wrote the means */
         for (int c = 0; c < op->cin; c++) ((float *)op->out[c])[0] = plane_mean(op->in[c], op->in_h * w);
         return;
     }
@@ -1083,28 +1084,22 @@ static int read_op(reader *r, lhr_engine *e, const layout *l, engine_op *op) {
     return 1;
 }
 
-/* Whether any of the means (one float each) lies in a plane the depthwise conv reads or writes: then
- * writing them during the conv could change what a later channel reads, so they are not fused. */
-static int means_overlap_planes(const engine_op *dw, const float **means) {
-    size_t in_size = (size_t)dw->in_h * dw->in_w, out_size = (size_t)dw->out_h * dw->out_w;
-    size_t aux_size = dw->aux ? (size_t)(dw->in_h >> dw->shift) * (size_t)(dw->in_w >> dw->shift) : 0;
-    for (int m = 0; m < dw->cout; m++) {
-        const float *p = means[m];
-        for (int c = 0; c < dw->cin; c++) {
-            if ((p >= dw->in[c] && p < dw->in[c] + in_size) || (p >= dw->out[c] && p < dw->out[c] + out_size) ||
-                (dw->aux && p >= dw->aux[c] && p < dw->aux[c] + aux_size))
-                return 1;
-        }
-    }
-    return 0;
-}
-
 /* Whether any of the n_a planes a (a_size floats each) shares memory with any of the n_b planes b. */
 static int planes_overlap(const float **a, int n_a, size_t a_size, const float **b, int n_b, size_t b_size) {
     for (int i = 0; i < n_a; i++)
         for (int j = 0; j < n_b; j++)
             if (a[i] < b[j] + b_size && b[j] < a[i] + a_size) return 1;
     return 0;
+}
+
+/* Whether any of the means (one float each) lies in a plane the depthwise conv reads or writes: then
+ * writing them during the conv could change what a later channel reads, so they are not fused. */
+static int means_overlap_planes(const engine_op *dw, const float **means) {
+    size_t in_size = (size_t)dw->in_h * dw->in_w, out_size = (size_t)dw->out_h * dw->out_w;
+    size_t aux_size = dw->aux ? (size_t)(dw->in_h >> dw->shift) * (size_t)(dw->in_w >> dw->shift) : 0;
+    return planes_overlap(means, dw->cout, 1, dw->in, dw->cin, in_size) ||
+           planes_overlap(means, dw->cout, 1, dw->out, dw->cout, out_size) ||
+           (dw->aux && planes_overlap(means, dw->cout, 1, dw->aux, dw->cin, aux_size));
 }
 
 /* A sum without activation followed by a ReLU copy of it (row 0 of a fuse layer, whose sum later rows
@@ -1342,17 +1337,14 @@ const char *lhr_engine_metadata_json(const lhr_engine *engine) {
 static void run_op(lhr_engine *engine, const engine_op *op) {
     float *scratch = engine->scratch;
     const float **rows = (const float **)(void *)(scratch + engine->scratch_floats + 64);
+    if (op->fused) return; /* the op before it did its work (see `fused`) */
     switch (op->kind) {
     case OP_CONV: conv_dense(op, scratch, rows); break;
-    case OP_DEPTHWISE:
-        if (!op->fused) depthwise(op, scratch);
-        break;
+    case OP_DEPTHWISE: depthwise(op, scratch); break;
     case OP_POINTWISE: pointwise(op->weights, op->bias, op->in, op->out, op->cin, op->cout, op->in_h * op->in_w, op->act); break;
     case OP_POOL: pool(op, scratch); break;
     case OP_SCALE: scale_channels(op); break;
-    case OP_SUM:
-        if (!op->fused) sum_terms(op);
-        break;
+    case OP_SUM: sum_terms(op); break;
     case OP_BILINEAR_ADD: bilinear_add(op, scratch); break;
     default: break;
     }
