@@ -1,8 +1,8 @@
 """The lite-hrnet engine as a format of the toolkit: ``.lhrn`` programs (lite_hrnet.export.engine_program) run by
 liblhr_engine.so (native/src/engine.c) through lite_hrnet.runtimes.engine_backend.
 
-The library is built here with cmake into a temporary folder, without LiteRT (skips, with the reason, where cmake or
-a C compiler is missing). Heatmaps are compared with PyTorch
+The library is built here with cmake into build/native, as `make engine` does (the other native tests and `make native`
+share that build, so engine.c is compiled once; skips, with the reason, where cmake or a C compiler is missing). Heatmaps are compared with PyTorch
 on seeded random networks whose batch norms were calibrated on random input (momentum 1) and then given random
 affine parameters: every layer carries signal of order 1, and the folded batch norms are far from identity.
 """
@@ -39,17 +39,17 @@ SMALL = "litehrnet_18_coco_128x96"
 
 
 @pytest.fixture(scope="module")
-def library(tmp_path_factory) -> Path:
-    """liblhr_engine.so built from this checkout's native/ (Release, warnings as errors), named by LITE_HRNET_ENGINE_LIBRARY."""
+def library() -> Path:
+    """liblhr_engine.so built from this checkout's native/ into build/native as `make engine` does (Release, warnings
+    as errors, LiteRT not required), named by LITE_HRNET_ENGINE_LIBRARY."""
     if shutil.which("cmake") is None:
         pytest.skip("cmake is not installed (Debian: apt-get install cmake)")
     if not any(shutil.which(cc) for cc in ("cc", "gcc", "clang")):
         pytest.skip("no C compiler (Debian: apt-get install gcc)")
-    build = tmp_path_factory.mktemp("engine-build")
+    build = ROOT / "build" / "native"
     configure = subprocess.run(
         ["cmake", "-S", str(NATIVE), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release", "-DLHR_WERROR=ON",
-         "-DLHR_BUILD_TOOLS=OFF", "-DLHR_BUILD_TESTS=OFF", "-DLHR_REQUIRE_LITERT=OFF",
-         "-DLITERT_PYTHON=/nonexistent"],  # the engine needs no LiteRT: built as without it
+         "-DLHR_BUILD_TOOLS=OFF", "-DLHR_BUILD_TESTS=OFF", "-DLHR_REQUIRE_LITERT=OFF"],
         capture_output=True, text=True)
     assert configure.returncode == 0, f"cmake configure failed:\n{(configure.stdout + configure.stderr)[-3000:]}"
     made = subprocess.run(["cmake", "--build", str(build), "--target", "lhr_engine", "-j2"], capture_output=True, text=True)
@@ -59,6 +59,18 @@ def library(tmp_path_factory) -> Path:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(LIBRARY_ENV, str(path))
         yield path
+
+
+def test_the_engine_needs_no_litert(library, tmp_path):
+    """Without LiteRT, native/ configures to the engine and the pure-C core alone; the engine links no LiteRT."""
+    configure = subprocess.run(
+        ["cmake", "-S", str(NATIVE), "-B", str(tmp_path / "build"), "-DLHR_REQUIRE_LITERT=OFF",
+         "-DLITERT_PYTHON=/nonexistent"], capture_output=True, text=True)
+    assert configure.returncode == 0, configure.stdout + configure.stderr
+    assert "LiteRT not found: building liblhr_engine.so and the core only" in configure.stdout
+    if shutil.which("readelf"):
+        needed = subprocess.run(["readelf", "-d", str(library)], capture_output=True, text=True).stdout
+        assert "NEEDED" in needed and "LiteRt" not in needed, needed
 
 
 def json_round_trip(meta: dict) -> dict:

@@ -2,7 +2,8 @@
 litehrnet-predict on bad input, and litehrnet-predict against `lite-hrnet predict` on the COCO sample.
 
 Skips, with the reason, where cmake, a C compiler, libjpeg/libpng or LiteRT's libLiteRt.so (the
-ai-edge-litert wheel) is missing. Builds go to build/native-tests and build/native-asan (incremental).
+ai-edge-litert wheel) is missing. Builds go to build/native (as `make native` builds it, so the Java tests and the
+engine tests share it and engine.c is compiled once) and build/native-asan (incremental).
 """
 
 from __future__ import annotations
@@ -108,7 +109,8 @@ def batch_tflite(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def native_build(plain_tflite) -> Path:
-    return _build(ROOT / "build" / "native-tests", "-DCMAKE_BUILD_TYPE=Release", f"-DLHR_TEST_MODEL={plain_tflite}")
+    return _build(ROOT / "build" / "native", "-DCMAKE_BUILD_TYPE=Release", "-DLHR_BUILD_TOOLS=ON", "-DLHR_BUILD_TESTS=ON",
+                  "-DLHR_REQUIRE_LITERT=ON", f"-DLHR_TEST_MODEL={plain_tflite}")
 
 
 @pytest.fixture(scope="session")

@@ -225,6 +225,13 @@ LHR_INLINE void pointwise_block(const float *w, const float *bias, const float *
 LHR_INLINE void pointwise_columns(const float *w, const float *bias, const float **x, float **y, int k_in, int m_out,
                                   int p, int act, int vecs, int count) {
     int m = 0;
+    /* Full-width blocks with the activation a constant: their accumulators then go from registers to the
+     * planes (with it a variable, the compiler parks all 24 on the stack first). The common case only:
+     * each constant is another copy of the block's code. */
+    if (vecs == 3 && act == ACT_RELU)
+        for (; m + 8 <= m_out; m += 8) pointwise_block(w, bias, x, y, k_in, m, p, ACT_RELU, 8, 3, 16);
+    else if (vecs == 3 && act == ACT_NONE)
+        for (; m + 8 <= m_out; m += 8) pointwise_block(w, bias, x, y, k_in, m, p, ACT_NONE, 8, 3, 16);
     for (; m + 8 <= m_out; m += 8) pointwise_block(w, bias, x, y, k_in, m, p, act, 8, vecs, count);
     int left = m_out - m;
     if (left > 3 && m_out >= 8) {
