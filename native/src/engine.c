@@ -915,6 +915,13 @@ static void *keep(lhr_engine *e, size_t bytes) {
     return p;
 }
 
+/* keep() at a 64-byte boundary (the start of a cache line): planes at multiples of 16 floats from it are
+ * then read in whole cache lines, where malloc's 16-byte alignment would split every vector load in two. */
+static void *keep_aligned(lhr_engine *e, size_t bytes) {
+    char *p = keep(e, bytes + 64);
+    return p ? p + (64 - (uintptr_t)p % 64) % 64 : NULL;
+}
+
 /* A view of `count` planes, each h x w, resolved to pointers. */
 static const float **read_view(reader *r, lhr_engine *e, const layout *l, int count, int h, int w, const char *what) {
     int n = next_int(r, 0, l->n_planes, what);
@@ -1192,7 +1199,7 @@ static lhr_status parse_program(reader *r, lhr_engine *e, layout *l) {
     }
     l->n_planes = (int)planes;
     l->plane_buffer = keep(e, sizeof(int) * (size_t)(planes ? planes : 1));
-    e->arena = keep(e, sizeof(float) * (arena + 64)); /* slack: kernels read whole vectors past a row */
+    e->arena = keep_aligned(e, sizeof(float) * (arena + 64)); /* slack: kernels read whole vectors past a row */
     if (!l->plane_buffer || !e->arena) return LHR_ERR_NO_MEMORY;
     for (int b = 0; b < nb; b++)
         for (int c = 0; c < l->buf_c[b]; c++) l->plane_buffer[l->first_plane[b] + c] = b;
@@ -1244,7 +1251,7 @@ static lhr_status parse_program(reader *r, lhr_engine *e, layout *l) {
         if (e->ops[i].kind == OP_CONV)
             conv_rows = max_size(conv_rows, (size_t)e->ops[i].cin * e->ops[i].kernel * e->ops[i].kernel + e->ops[i].cout);
     e->scratch_floats = (e->scratch_floats + 15) / 16 * 16; /* keeps the row pointers after it aligned */
-    e->scratch = keep(e, sizeof(float) * (e->scratch_floats + 64) + sizeof(float *) * conv_rows);
+    e->scratch = keep_aligned(e, sizeof(float) * (e->scratch_floats + 64) + sizeof(float *) * conv_rows);
     if (!e->scratch) return LHR_ERR_NO_MEMORY;
     return LHR_OK;
 }
