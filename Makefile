@@ -70,7 +70,7 @@ NATIVE_BUILD := build/native
 .PHONY: native engine
 native: $(VENV)/.installed-dev
 	cmake -S native -B $(NATIVE_BUILD) -DCMAKE_BUILD_TYPE=Release -DLHR_WERROR=ON -DLITERT_PYTHON=$(abspath $(BIN)/python) \
-		-DLHR_BUILD_TOOLS=ON -DLHR_BUILD_TESTS=ON -DLHR_REQUIRE_LITERT=ON -DLHR_TEST_MODEL=
+		-DLHR_BUILD_TOOLS=ON -DLHR_BUILD_TESTS=ON -DLHR_REQUIRE_LITERT=ON
 	cmake --build $(NATIVE_BUILD) -j
 
 # The hand-written engine alone (build/native/liblhr_engine.so, the `engine` format's runtime): needs

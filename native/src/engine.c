@@ -344,10 +344,10 @@ LHR_INLINE void padded_row(const float *src, const float *scale, int shift, int 
     V16_STORE(row + w, v16_splat(0.0f)); /* the right border, and what the last vector read past it */
 }
 
-/* The whole plane zero-bordered into pad ((h + 2) x (w + 2), row pitch w + 2, plus slack). Rows are
- * written in order, each in whole vectors that may run into the next rows (which are written after). */
-LHR_INLINE void padded_plane(const float *src, const float *scale, int shift, int h, int w, float *pad, float *up) {
-    int pitch = w + 2;
+/* The whole plane zero-bordered into pad ((h + 2) x (w + 2) with rows `pitch` >= w + 2 apart, plus slack).
+ * Rows are written in order, each in whole vectors that may run into the next rows (written after). */
+LHR_INLINE void padded_plane(const float *src, const float *scale, int shift, int h, int w, float *pad, int pitch,
+                             float *up) {
     for (int y = -1; y <= h; y++) padded_row(src, scale, shift, y, h, w, pad + (size_t)(y + 1) * pitch, pitch, up);
     memset(pad + (size_t)(h + 1) * pitch, 0, sizeof(float) * ((size_t)pitch + 32));
 }
@@ -597,8 +597,11 @@ LHR_HOT static void depthwise(const engine_op *op, float *scratch) {
         return;
     }
     int h = op->in_h, w = op->in_w, ho = op->out_h, wo = op->out_w;
-    int pitch = w + 2, half = pitch / 2;
-    float *pad = scratch;
+    /* Rows of 16 or more outputs are computed in place: their padded rows are a whole number of cache lines
+     * apart, each row's first input float on a line boundary (the scratch starts on one), so the middle
+     * tap and the bordering stores are aligned. Narrow planes are one flat run: rows w + 2 apart. */
+    int pitch = wo >= 16 ? (w + 2 + 15) / 16 * 16 : w + 2, half = pitch / 2;
+    float *pad = scratch + 15;
     float *res = pad + (size_t)(h + 2) * pitch + 32;
     float *even = res + (size_t)h * pitch + 32;
     float *odd = even + (size_t)(h + 2) * half + 32;
@@ -609,7 +612,7 @@ LHR_HOT static void depthwise(const engine_op *op, float *scratch) {
             if (op->means) ((float *)op->means[c])[0] = plane_mean(op->out[c], ho * wo);
             continue;
         }
-        if (op->stride == 1 || op->aux) padded_plane(op->in[c], op->aux ? op->aux[c] : NULL, op->shift, h, w, pad, up);
+        if (op->stride == 1 || op->aux) padded_plane(op->in[c], op->aux ? op->aux[c] : NULL, op->shift, h, w, pad, pitch, up);
         if (op->stride == 2 && op->aux) {
             deinterleave(pad, (h + 2) * pitch, even, odd);
         } else if (op->stride == 2) {
@@ -1011,7 +1014,7 @@ static int read_op(reader *r, lhr_engine *e, const layout *l, engine_op *op) {
             op->aux = read_view(r, e, l, op->cin, op->in_h >> op->shift, op->in_w >> op->shift, "depthwise scales");
         }
         {
-            size_t flat = (size_t)(op->in_h + 2) * (size_t)(op->in_w + 2) * 3 + (size_t)op->in_w + 6 * 32;
+            size_t flat = (size_t)(op->in_h + 2) * (size_t)(op->in_w + 2 + 15) * 3 + (size_t)op->in_w + 6 * 32 + 16;
             size_t rows = 3 * (size_t)((op->in_w + 2 + 15) / 16 * 16 + 16) * 2 + 6 * 16 + (size_t)op->in_w + 32;
             scratch = max_size(flat, rows);
             if (op->out_h * op->out_w <= DW_LANES_MAX) {

@@ -288,7 +288,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s GOLDEN_DIR TMP_DIR [MODEL.tflite]\n", argv[0]);
         return 2;
     }
-    const char *model = argc > 3 && argv[3][0] ? argv[3] : NULL;
+    /* The model: the argument (cmake -DLHR_TEST_MODEL=...), else $LHR_TEST_MODEL; none: those parts are skipped. */
+    const char *model = argc > 3 && argv[3][0] ? argv[3] : getenv("LHR_TEST_MODEL");
+    if (model && !model[0]) model = NULL;
     mkdir(argv[2], 0777);
     printf("bad model files:\n");
     test_bad_files(argv[1], argv[2], model);
