@@ -579,11 +579,17 @@ static int depthwise_path(const engine_op *op) {
     return DW_ROWS;
 }
 
+/* Row pitch of depthwise()'s padded planes, w wide with wo outputs a row. Rows of 16 or more outputs are
+ * computed in place: their padded rows are a whole number of cache lines apart, each row's first input
+ * float on a line boundary (the scratch starts on one, and the plane 15 floats into it), so the middle
+ * tap and the bordering stores are aligned. Narrow planes are one flat run: rows w + 2 apart. */
+LHR_INLINE int dw_pitch(int w, int wo) { return wo >= 16 ? (w + 2 + 15) / 16 * 16 : w + 2; }
+
 /* 3x3 depthwise convolution, padding 1, stride 1 or 2, on each channel: out = act(k * (x .* up(scale)) + b).
  *
- * The padded plane is treated as one flat array: with row pitch P = w + 2, output (y, x) is
+ * The padded plane is treated as one flat array: with row pitch P (dw_pitch), output (y, x) is
  * sum k[dy][dx] pad[(y + dy) P + x + dx], a 1-D convolution with 9 fixed offsets, so whole
- * vectors may run across row ends (the two columns computed past each row are dropped). Stride 2
+ * vectors may run across row ends (the columns computed past each row are dropped). Stride 2
  * splits the padded plane into even and odd columns first (P is even), so its taps are unit-stride
  * too. Planes too large for that to stay in cache go through three padded rows at a time, outputs of
  * 8x6 and less through depthwise_lanes.
@@ -597,11 +603,8 @@ LHR_HOT static void depthwise(const engine_op *op, float *scratch) {
         return;
     }
     int h = op->in_h, w = op->in_w, ho = op->out_h, wo = op->out_w;
-    /* Rows of 16 or more outputs are computed in place: their padded rows are a whole number of cache lines
-     * apart, each row's first input float on a line boundary (the scratch starts on one), so the middle
-     * tap and the bordering stores are aligned. Narrow planes are one flat run: rows w + 2 apart. */
-    int pitch = wo >= 16 ? (w + 2 + 15) / 16 * 16 : w + 2, half = pitch / 2;
-    float *pad = scratch + 15;
+    int pitch = dw_pitch(w, wo), half = pitch / 2;
+    float *pad = scratch + 15; /* pad + 1, each row's first input float, on a cache line (see dw_pitch) */
     float *res = pad + (size_t)(h + 2) * pitch + 32;
     float *even = res + (size_t)h * pitch + 32;
     float *odd = even + (size_t)(h + 2) * half + 32;
@@ -1014,7 +1017,7 @@ static int read_op(reader *r, lhr_engine *e, const layout *l, engine_op *op) {
             op->aux = read_view(r, e, l, op->cin, op->in_h >> op->shift, op->in_w >> op->shift, "depthwise scales");
         }
         {
-            size_t flat = (size_t)(op->in_h + 2) * (size_t)(op->in_w + 2 + 15) * 3 + (size_t)op->in_w + 6 * 32 + 16;
+            size_t flat = (size_t)(op->in_h + 2) * (size_t)dw_pitch(op->in_w, op->out_w) * 3 + (size_t)op->in_w + 6 * 32 + 16;
             size_t rows = 3 * (size_t)((op->in_w + 2 + 15) / 16 * 16 + 16) * 2 + 6 * 16 + (size_t)op->in_w + 32;
             scratch = max_size(flat, rows);
             if (op->out_h * op->out_w <= DW_LANES_MAX) {
