@@ -396,15 +396,43 @@ LHR_INLINE void split_columns(const float *src, int h, int w, float *even, float
     memset(odd + (size_t)(h + 1) * half, 0, sizeof(float) * ((size_t)half + 32));
 }
 
+/* The row-parity layout of a stride-2 depthwise conv's input (flat path): padded row r's even and odd
+ * columns go to row r / 2 of even[r % 2] and odd[r % 2] (rows `half` apart, `rows` + slack each), so that
+ * output row y's three input rows are row y of the first arrays, row y of the second and row y + 1 of the
+ * first: consecutive output rows are consecutive rows of each array. The padded plane is `pad` (rows
+ * `pitch` apart) when given, else src zero-padded on the way. Rows go in order within each array, each
+ * row's vectors running into the next (written later); the rows after the last are zeroed. */
+LHR_INLINE void split_rows_columns(const float *src, const float *pad, int pitch, int h, int w, float *even[2],
+                                   float *odd[2], int half, int rows) {
+    for (int r = 0; r < h + 2; r++) {
+        float *e = even[r & 1] + (size_t)(r >> 1) * half, *od = odd[r & 1] + (size_t)(r >> 1) * half;
+        if (pad) {
+            deinterleave(pad + (size_t)r * pitch, w + 2, e, od);
+        } else if (r == 0 || r == h + 1) {
+            memset(e, 0, sizeof(float) * (size_t)half);
+            memset(od, 0, sizeof(float) * (size_t)half);
+        } else {
+            deinterleave(src + (size_t)(r - 1) * w, w, od, e + 1);
+            e[0] = 0.0f;
+            od[w / 2] = 0.0f;
+        }
+    }
+    for (int p = 0; p < 2; p++) {
+        int used = (h + 2 - p + 1) / 2; /* rows of parity p */
+        memset(even[p] + (size_t)used * half, 0, sizeof(float) * ((size_t)(rows - used) * half + 32));
+        memset(odd[p] + (size_t)used * half, 0, sizeof(float) * ((size_t)(rows - used) * half + 32));
+    }
+}
+
 /* One vector of 3x3 depthwise outputs: taps at p0/p1/p2 (stride 1) or at even/odd columns (stride 2). */
 #define DW_TAPS_S1(p0, p1, p2, i)                                                                             \
-    (b + (kv[0] * V16_LOAD(p0 + i) + kv[1] * V16_LOAD(p0 + i + 1) + kv[2] * V16_LOAD(p0 + i + 2)) +          \
-     (kv[3] * V16_LOAD(p1 + i) + kv[4] * V16_LOAD(p1 + i + 1) + kv[5] * V16_LOAD(p1 + i + 2)) +               \
-     (kv[6] * V16_LOAD(p2 + i) + kv[7] * V16_LOAD(p2 + i + 1) + kv[8] * V16_LOAD(p2 + i + 2)))
+    (b + kv[0] * V16_LOAD(p0 + i) + kv[1] * V16_LOAD(p0 + i + 1) + kv[2] * V16_LOAD(p0 + i + 2) +              \
+     kv[3] * V16_LOAD(p1 + i) + kv[4] * V16_LOAD(p1 + i + 1) + kv[5] * V16_LOAD(p1 + i + 2) +                   \
+     kv[6] * V16_LOAD(p2 + i) + kv[7] * V16_LOAD(p2 + i + 1) + kv[8] * V16_LOAD(p2 + i + 2))
 #define DW_TAPS_S2(e0, o0, e1, o1, e2, o2, i)                                                                 \
-    (b + (kv[0] * V16_LOAD(e0 + i) + kv[1] * V16_LOAD(o0 + i) + kv[2] * V16_LOAD(e0 + i + 1)) +              \
-     (kv[3] * V16_LOAD(e1 + i) + kv[4] * V16_LOAD(o1 + i) + kv[5] * V16_LOAD(e1 + i + 1)) +                   \
-     (kv[6] * V16_LOAD(e2 + i) + kv[7] * V16_LOAD(o2 + i) + kv[8] * V16_LOAD(e2 + i + 1)))
+    (b + kv[0] * V16_LOAD(e0 + i) + kv[1] * V16_LOAD(o0 + i) + kv[2] * V16_LOAD(e0 + i + 1) +                  \
+     kv[3] * V16_LOAD(e1 + i) + kv[4] * V16_LOAD(o1 + i) + kv[5] * V16_LOAD(e1 + i + 1) +                       \
+     kv[6] * V16_LOAD(e2 + i) + kv[7] * V16_LOAD(o2 + i) + kv[8] * V16_LOAD(e2 + i + 1))
 
 /* Stride-2 depthwise convolution of channel c of a plane too large for the flat path: three padded
  * input rows at a time, each split into its even and odd columns (input row 2y + 1 serves output rows
@@ -440,12 +468,12 @@ LHR_HOT static void depthwise_rows_stride2(const engine_op *op, int c, float *sc
 /* Output rows from a padded plane whose rows are `pitch` apart (stride 1: the padded plane; stride 2:
  * its even and odd columns, a padded row being pitch / 2 apart there). Wide rows are written in
  * place; narrow planes are computed as one flat run across row ends, then copied out. */
-LHR_INLINE void dw_plane(const float *pad, const float *even, const float *odd,
+LHR_INLINE void dw_plane(const float *pad, float *const even[2], float *const odd[2],
                                                            int stride, int pitch, const v16 kv[9], v16 b, int act,
                                                            int ho, int wo, float *res, float *out) {
     int step = stride == 1 ? pitch : pitch / 2;
-    const float *p0 = stride == 1 ? pad : even, *p1 = p0 + step, *p2 = p1 + step;
-    const float *o0 = odd, *o1 = odd + step, *o2 = o1 + step;
+    const float *p0 = stride == 1 ? pad : even[0], *p1 = p0 + step, *p2 = p1 + step;
+    const float *o0 = odd[0], *o1 = o0 + step, *o2 = o1 + step;
     if (wo >= 16) {
         /* Two output rows at a time: they share input rows (stride 1: two of four, stride 2: one of
          * five), loaded once. Stride 2: output row y starts at even/odd[y * pitch], a padded row
@@ -461,31 +489,34 @@ LHR_INLINE void dw_plane(const float *pad, const float *even, const float *odd,
                 if (stride == 1) {
                     v16 a1 = V16_LOAD(p1 + i), b1 = V16_LOAD(p1 + i + 1), c1 = V16_LOAD(p1 + i + 2);
                     v16 a2 = V16_LOAD(p2 + i), b2 = V16_LOAD(p2 + i + 1), c2 = V16_LOAD(p2 + i + 2);
-                    v16 mid = (kv[3] * a1 + kv[4] * b1 + kv[5] * c1) + (kv[6] * a2 + kv[7] * b2 + kv[8] * c2);
-                    v16 top = kv[0] * V16_LOAD(p0 + i) + kv[1] * V16_LOAD(p0 + i + 1) + kv[2] * V16_LOAD(p0 + i + 2);
-                    V16_STORE(o + x, v16_act(b + top + mid, act));
+                    v16 t = b + kv[0] * V16_LOAD(p0 + i) + kv[1] * V16_LOAD(p0 + i + 1) + kv[2] * V16_LOAD(p0 + i + 2);
+                    t = t + kv[3] * a1 + kv[4] * b1 + kv[5] * c1 + kv[6] * a2 + kv[7] * b2 + kv[8] * c2;
+                    V16_STORE(o + x, v16_act(t, act));
                     if (!pair) continue;
-                    v16 next = (kv[0] * a1 + kv[1] * b1 + kv[2] * c1) + (kv[3] * a2 + kv[4] * b2 + kv[5] * c2);
-                    v16 bottom = kv[6] * V16_LOAD(p3 + i) + kv[7] * V16_LOAD(p3 + i + 1) + kv[8] * V16_LOAD(p3 + i + 2);
-                    V16_STORE(o + wo + x, v16_act(b + next + bottom, act));
+                    v16 u = b + kv[0] * a1 + kv[1] * b1 + kv[2] * c1 + kv[3] * a2 + kv[4] * b2 + kv[5] * c2;
+                    u = u + kv[6] * V16_LOAD(p3 + i) + kv[7] * V16_LOAD(p3 + i + 1) + kv[8] * V16_LOAD(p3 + i + 2);
+                    V16_STORE(o + wo + x, v16_act(u, act));
                 } else {
                     v16 a2 = V16_LOAD(p2 + i), b2 = V16_LOAD(o2 + i), c2 = V16_LOAD(p2 + i + 1);
                     V16_STORE(o + x, v16_act(DW_TAPS_S2(p0, o0, p1, o1, p2, o2, i), act));
                     if (!pair) continue;
-                    v16 top = kv[0] * a2 + kv[1] * b2 + kv[2] * c2;
-                    v16 mid = kv[3] * V16_LOAD(p3 + i) + kv[4] * V16_LOAD(o3 + i) + kv[5] * V16_LOAD(p3 + i + 1);
-                    v16 bottom = kv[6] * V16_LOAD(p4 + i) + kv[7] * V16_LOAD(o4 + i) + kv[8] * V16_LOAD(p4 + i + 1);
-                    V16_STORE(o + wo + x, v16_act(b + top + mid + bottom, act));
+                    v16 u = b + kv[0] * a2 + kv[1] * b2 + kv[2] * c2;
+                    u = u + kv[3] * V16_LOAD(p3 + i) + kv[4] * V16_LOAD(o3 + i) + kv[5] * V16_LOAD(p3 + i + 1);
+                    u = u + kv[6] * V16_LOAD(p4 + i) + kv[7] * V16_LOAD(o4 + i) + kv[8] * V16_LOAD(p4 + i + 1);
+                    V16_STORE(o + wo + x, v16_act(u, act));
                 }
             }
         }
         return;
     }
-    int n = ho * pitch;
-    for (int i = 0; i < n; i += 16) {
-        v16 a = stride == 1 ? DW_TAPS_S1(p0, p1, p2, i) : DW_TAPS_S2(p0, o0, p1, o1, p2, o2, i);
-        V16_STORE(res + i, v16_act(a, act));
+    if (stride == 2) { /* the row-parity layout (split_rows_columns): output rows pitch / 2 apart */
+        p1 = even[1], o1 = odd[1], p2 = p0 + step, o2 = o0 + step;
+        for (int i = 0; i < ho * step; i += 16) V16_STORE(res + i, v16_act(DW_TAPS_S2(p0, o0, p1, o1, p2, o2, i), act));
+        copy_rows(res, step, ho, wo, out);
+        return;
     }
+    int n = ho * pitch;
+    for (int i = 0; i < n; i += 16) V16_STORE(res + i, v16_act(DW_TAPS_S1(p0, p1, p2, i), act));
     copy_rows(res, pitch, ho, wo, out);
 }
 
@@ -549,8 +580,8 @@ LHR_HOT static void depthwise_lanes(const engine_op *op, float *scratch) {
         for (int yo = 0; yo < ho; yo++) {
             for (int xo = 0; xo < wo; xo++) {
                 const v16 *q0 = grid + (size_t)yo * st * pitch + (size_t)xo * st, *q1 = q0 + pitch, *q2 = q1 + pitch;
-                v16 a = b + (k[0] * q0[0] + k[1] * q0[1] + k[2] * q0[2]) + (k[3] * q1[0] + k[4] * q1[1] + k[5] * q1[2]) +
-                        (k[6] * q2[0] + k[7] * q2[1] + k[8] * q2[2]);
+                v16 a = b + k[0] * q0[0] + k[1] * q0[1] + k[2] * q0[2] + k[3] * q1[0] + k[4] * q1[1] + k[5] * q1[2] +
+                        k[6] * q2[0] + k[7] * q2[1] + k[8] * q2[2];
                 a = v16_act(a, op->act);
                 res[(size_t)yo * wo + xo] = a;
                 sum += a;
@@ -606,9 +637,15 @@ LHR_HOT static void depthwise(const engine_op *op, float *scratch) {
     int pitch = dw_pitch(w, wo), half = pitch / 2;
     float *pad = scratch + 15; /* pad + 1, each row's first input float, on a cache line (see dw_pitch) */
     float *res = pad + (size_t)(h + 2) * pitch + 32;
-    float *even = res + (size_t)h * pitch + 32;
-    float *odd = even + (size_t)(h + 2) * half + 32;
-    float *up = odd + (size_t)(h + 2) * half + 32;
+    /* Stride 2: the even and odd columns on a cache line, so that rows of 16 or more outputs (half = pitch / 2
+     * a multiple of 16) load their first two taps aligned. */
+    float *first = scratch + ((size_t)(res - scratch) + (size_t)h * pitch + 32 + 15) / 16 * 16;
+    /* Stride 2, rows of 16 or more outputs: the padded plane's even and odd columns, rows half apart;
+     * narrower rows (one flat run): the row-parity layout, each array `parity_rows` rows plus slack. */
+    int parity = op->stride == 2 && wo < 16, parity_rows = (h + 3) / 2;
+    size_t part = parity ? (size_t)parity_rows * half + 32 : (size_t)(h + 2) * half + 32;
+    float *even[2] = {first, first + part}, *odd[2] = {first + 2 * part, first + 3 * part};
+    float *up = first + 4 * part;
     for (int c = 0; c < op->cin; c++) {
         if (path == DW_ROWS) {
             depthwise_rows_stride2(op, c, scratch);
@@ -616,10 +653,12 @@ LHR_HOT static void depthwise(const engine_op *op, float *scratch) {
             continue;
         }
         if (op->stride == 1 || op->aux) padded_plane(op->in[c], op->aux ? op->aux[c] : NULL, op->shift, h, w, pad, pitch, up);
-        if (op->stride == 2 && op->aux) {
-            deinterleave(pad, (h + 2) * pitch, even, odd);
+        if (parity) {
+            split_rows_columns(op->in[c], op->aux ? pad : NULL, pitch, h, w, even, odd, half, parity_rows);
+        } else if (op->stride == 2 && op->aux) {
+            deinterleave(pad, (h + 2) * pitch, even[0], odd[0]);
         } else if (op->stride == 2) {
-            split_columns(op->in[c], h, w, even, odd, half);
+            split_columns(op->in[c], h, w, even[0], odd[0], half);
         }
         for (const engine_op *o = op; o <= op + op->group; o++) {
             const float *k = o->weights + (size_t)c * 9;
@@ -735,25 +774,31 @@ LHR_HOT static void scale_channels(const engine_op *op) {
     }
 }
 
-/* The vector path of sum_terms for terms upsampled by at most 2^3. */
-LHR_INLINE void sum_planes(const engine_op *op, int max_shift, int act, int has_out2, int act2) {
+/* Term t's vector at column x of its output row: 16 >> shift floats, each repeated 2^shift times. */
+LHR_INLINE v16 sum_term(const float *src, int x, int shift) {
     static const vi16 repeat_lanes[4] = {
         {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
         {0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7},
         {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3},
         {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1},
     };
-    int h = op->out_h, w = op->out_w, nt = op->n_terms;
+    v16 v = V16_LOAD(src + (x >> shift));
+    return shift ? __builtin_shuffle(v, repeat_lanes[shift]) : v;
+}
+
+/* The vector path of sum_terms for nt terms upsampled by at most 2^3. n0 >= 0: the shifts follow the
+ * fuse layers' pattern, 0 for the first n0 terms and then 1, 2, ..., so that with nt and n0 constants
+ * they are constants too; n0 < 0: the op's. */
+LHR_INLINE void sum_planes(const engine_op *op, int nt, int n0, int max_shift, int act, int has_out2, int act2) {
+    int h = op->out_h, w = op->out_w;
     int rows = max_shift ? h : 1, row_w = max_shift ? w : h * w;
     size_t plane = (size_t)h * w;
     const float *src[64];
     int shift[64];
     float coef[64];
-    vi16 lanes[64];
     for (int t = 0; t < nt; t++) {
-        shift[t] = op->term_shift[t];
+        shift[t] = n0 >= 0 ? (t < n0 ? 0 : t - n0 + 1) : op->term_shift[t];
         coef[t] = op->term_coef[t];
-        lanes[t] = repeat_lanes[shift[t]];
     }
     for (int c = 0; c < op->cout; c++) {
         float *out = (float *)op->out[c], *out2 = has_out2 ? (float *)op->out2[c] : NULL;
@@ -761,8 +806,8 @@ LHR_INLINE void sum_planes(const engine_op *op, int max_shift, int act, int has_
             for (int t = 0; t < nt; t++) src[t] = op->term_in[t][c] + (size_t)(y >> shift[t]) * (size_t)(w >> shift[t]);
             size_t row = (size_t)y * row_w;
             for (int x = 0; x < row_w; x += 16) {
-                v16 a = coef[0] * __builtin_shuffle(V16_LOAD(src[0] + (x >> shift[0])), lanes[0]);
-                for (int t = 1; t < nt; t++) a += coef[t] * __builtin_shuffle(V16_LOAD(src[t] + (x >> shift[t])), lanes[t]);
+                v16 a = coef[0] * sum_term(src[0], x, shift[0]);
+                for (int t = 1; t < nt; t++) a += coef[t] * sum_term(src[t], x, shift[t]);
                 size_t at = row + (size_t)x;
                 if (at + 16 <= plane) { /* past the row's end: later rows, written after it */
                     V16_STORE(out + at, v16_act(a, act));
@@ -774,6 +819,24 @@ LHR_INLINE void sum_planes(const engine_op *op, int max_shift, int act, int has_
             }
         }
     }
+}
+
+/* sum_planes with the activations the exporter writes as constants, so the loops compile without branches. */
+LHR_INLINE void sum_with_terms(const engine_op *op, int nt, int n0, int max_shift) {
+    if (!op->out2 && op->act == ACT_NONE) sum_planes(op, nt, n0, max_shift, ACT_NONE, 0, ACT_NONE);
+    else if (!op->out2 && op->act == ACT_RELU) sum_planes(op, nt, n0, max_shift, ACT_RELU, 0, ACT_NONE);
+    else if (op->out2 && op->act == ACT_NONE && op->act2 == ACT_RELU) sum_planes(op, nt, n0, max_shift, ACT_NONE, 1, ACT_RELU);
+    else sum_planes(op, nt, n0, max_shift, op->act, op->out2 != NULL, op->act2);
+}
+
+/* How many of the op's terms come first unshifted, when the rest are shifted by 1, 2, ... in order (the
+ * fuse layers' pattern); -1 otherwise. */
+static int leading_unshifted(const engine_op *op) {
+    int n0 = 0;
+    while (n0 < op->n_terms && op->term_shift[n0] == 0) n0++;
+    for (int t = n0; t < op->n_terms; t++)
+        if (op->term_shift[t] != t - n0 + 1) return -1;
+    return n0;
 }
 
 /* out = act(sum_t coef_t * up_t(in_t)), up_t nearest upsampling by 2^shift_t (the fuse layers), and
@@ -800,11 +863,22 @@ LHR_HOT static void sum_terms(const engine_op *op) {
         }
         return;
     }
-    /* Constant activations per call, so the loops compile without branches. */
-    if (!op->out2 && op->act == ACT_NONE) sum_planes(op, max_shift, ACT_NONE, 0, ACT_NONE);
-    else if (!op->out2 && op->act == ACT_RELU) sum_planes(op, max_shift, ACT_RELU, 0, ACT_NONE);
-    else if (op->out2 && op->act == ACT_NONE && op->act2 == ACT_RELU) sum_planes(op, max_shift, ACT_NONE, 1, ACT_RELU);
-    else sum_planes(op, max_shift, op->act, op->out2 != NULL, op->act2);
+    /* The fuse layers' term counts and shifts as constants, so that the loops compile unrolled, with
+     * no shuffle for an unshifted term (a runtime loop over the terms costs more than the memory). */
+    int n0 = nt <= 4 ? leading_unshifted(op) : -1;
+    switch (n0 < 0 ? 0 : nt * 8 + n0) {
+    case 1 * 8 + 1: sum_with_terms(op, 1, 1, max_shift); break;
+    case 2 * 8 + 1: sum_with_terms(op, 2, 1, max_shift); break;
+    case 2 * 8 + 2: sum_with_terms(op, 2, 2, max_shift); break;
+    case 3 * 8 + 1: sum_with_terms(op, 3, 1, max_shift); break;
+    case 3 * 8 + 2: sum_with_terms(op, 3, 2, max_shift); break;
+    case 3 * 8 + 3: sum_with_terms(op, 3, 3, max_shift); break;
+    case 4 * 8 + 1: sum_with_terms(op, 4, 1, max_shift); break;
+    case 4 * 8 + 2: sum_with_terms(op, 4, 2, max_shift); break;
+    case 4 * 8 + 3: sum_with_terms(op, 4, 3, max_shift); break;
+    case 4 * 8 + 4: sum_with_terms(op, 4, 4, max_shift); break;
+    default: sum_with_terms(op, nt, -1, max_shift); break;
+    }
 }
 
 /* out = in + bilinear upsampling of aux with aligned corners (the iterative head): each output row
@@ -1017,7 +1091,9 @@ static int read_op(reader *r, lhr_engine *e, const layout *l, engine_op *op) {
             op->aux = read_view(r, e, l, op->cin, op->in_h >> op->shift, op->in_w >> op->shift, "depthwise scales");
         }
         {
-            size_t flat = (size_t)(op->in_h + 2) * (size_t)dw_pitch(op->in_w, op->out_w) * 3 + (size_t)op->in_w + 6 * 32 + 16;
+            /* depthwise(): the padded plane, the results and the even and odd columns (4 parts of at most
+             * (h + 3) / 2 + 1 rows of pitch / 2 with 32 of slack each), 15 + 15 floats of alignment, the scale row. */
+            size_t flat = (size_t)(op->in_h + 4) * (size_t)dw_pitch(op->in_w, op->out_w) * 3 + (size_t)op->in_w + 8 * 32;
             size_t rows = 3 * (size_t)((op->in_w + 2 + 15) / 16 * 16 + 16) * 2 + 6 * 16 + (size_t)op->in_w + 32;
             scratch = max_size(flat, rows);
             if (op->out_h * op->out_w <= DW_LANES_MAX) {
