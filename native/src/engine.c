@@ -437,6 +437,14 @@ LHR_INLINE void split_rows_columns(const float *src, const float *pad, int pitch
 /* Stride-2 depthwise convolution of channel c of a plane too large for the flat path: three padded
  * input rows at a time, each split into its even and odd columns (input row 2y + 1 serves output rows
  * y and y + 1). */
+/* Output rows per band of depthwise_bands_stride2: the band's input rows stay in L1. */
+#define DW_BAND 8
+
+/* depthwise_bands_stride2's row pitch (even, so half of it is a whole number of cache lines) and the size of
+ * each of its two parts (even and odd columns: 2 DW_BAND + 1 rows and 32 floats of slack). */
+LHR_INLINE int dw_band_pitch(int w) { return (w + 2 + 31) / 32 * 32; }
+LHR_INLINE size_t dw_band_part(int w) { return (size_t)(2 * DW_BAND + 1) * (size_t)(dw_band_pitch(w) / 2) + 32; }
+
 LHR_HOT static void depthwise_rows_stride2(const engine_op *op, int c, float *scratch) {
     int h = op->in_h, w = op->in_w, ho = op->out_h, wo = op->out_w;
     int pitch = (w + 2 + 15) / 16 * 16 + 16; /* one row plus a vector of slack */
@@ -518,6 +526,43 @@ LHR_INLINE void dw_plane(const float *pad, float *const even[2], float *const od
     int n = ho * pitch;
     for (int i = 0; i < n; i += 16) V16_STORE(res + i, v16_act(DW_TAPS_S1(p0, p1, p2, i), act));
     copy_rows(res, pitch, ho, wo, out);
+}
+
+/* Stride-2 depthwise convolution of channel c of a plane too large for the flat path (w even, no scale
+ * map, rows of 16 or more outputs): bands of DW_BAND output rows, each band's 2 DW_BAND + 1 zero-padded
+ * input rows split into even and odd columns (rows half apart, on cache lines; a band's last input row
+ * is the next one's first), then dw_plane's row kernel. Preparing whole bands before computing them
+ * keeps each load clear of the stores just made (a load over two recent stores waits for them). */
+LHR_HOT static void depthwise_bands_stride2(const engine_op *op, int c, float *scratch) {
+    int h = op->in_h, w = op->in_w, ho = op->out_h, wo = op->out_w, act = op->act;
+    int pitch = dw_band_pitch(w), half = pitch / 2;
+    float *even[2] = {scratch, NULL}, *odd[2] = {scratch + dw_band_part(w), NULL};
+    const float *k = op->weights + (size_t)c * 9, *in = op->in[c];
+    v16 kv[9];
+    for (int t = 0; t < 9; t++) kv[t] = v16_splat(k[t]);
+    v16 b = v16_splat(op->bias[c]);
+    float *out = (float *)op->out[c];
+    for (int y0 = 0; y0 < ho; y0 += DW_BAND) {
+        int rows = ho - y0 < DW_BAND ? ho - y0 : DW_BAND;
+        for (int r = 0; r <= 2 * rows; r++) { /* padded row 2 y0 + r: input row 2 y0 + r - 1 */
+            int sy = 2 * y0 + r - 1;
+            float *e = even[0] + (size_t)r * half, *od = odd[0] + (size_t)r * half;
+            if (sy < 0 || sy >= h) {
+                memset(e, 0, sizeof(float) * (size_t)half);
+                memset(od, 0, sizeof(float) * (size_t)half);
+                continue;
+            }
+            deinterleave(in + (size_t)sy * w, w, od, e + 1);
+            e[0] = 0.0f;
+            od[w / 2] = 0.0f;
+        }
+        memset(even[0] + (size_t)(2 * rows + 1) * half, 0, sizeof(float) * 32);
+        memset(odd[0] + (size_t)(2 * rows + 1) * half, 0, sizeof(float) * 32);
+        float *o = out + (size_t)y0 * wo;
+        if (act == ACT_NONE) dw_plane(NULL, even, odd, 2, pitch, kv, b, ACT_NONE, rows, wo, NULL, o);
+        else if (act == ACT_RELU) dw_plane(NULL, even, odd, 2, pitch, kv, b, ACT_RELU, rows, wo, NULL, o);
+        else dw_plane(NULL, even, odd, 2, pitch, kv, b, ACT_SIGMOID, rows, wo, NULL, o);
+    }
 }
 
 /* Floats n of 16 planes (the last plane repeated when fewer) as n pixels of 16 lanes, lane l from
@@ -648,7 +693,8 @@ LHR_HOT static void depthwise(const engine_op *op, float *scratch) {
     float *up = first + 4 * part;
     for (int c = 0; c < op->cin; c++) {
         if (path == DW_ROWS) {
-            depthwise_rows_stride2(op, c, scratch);
+            if (!op->aux && w % 2 == 0 && wo >= 16) depthwise_bands_stride2(op, c, scratch);
+            else depthwise_rows_stride2(op, c, scratch);
             if (op->means) ((float *)op->means[c])[0] = plane_mean(op->out[c], ho * wo);
             continue;
         }
@@ -1095,7 +1141,7 @@ static int read_op(reader *r, lhr_engine *e, const layout *l, engine_op *op) {
              * (h + 3) / 2 + 1 rows of pitch / 2 with 32 of slack each), 15 + 15 floats of alignment, the scale row. */
             size_t flat = (size_t)(op->in_h + 4) * (size_t)dw_pitch(op->in_w, op->out_w) * 3 + (size_t)op->in_w + 8 * 32;
             size_t rows = 3 * (size_t)((op->in_w + 2 + 15) / 16 * 16 + 16) * 2 + 6 * 16 + (size_t)op->in_w + 32;
-            scratch = max_size(flat, rows);
+            scratch = max_size(max_size(flat, rows), 2 * dw_band_part(op->in_w));
             if (op->out_h * op->out_w <= DW_LANES_MAX) {
                 size_t maps = op->shift >= 0 ? (size_t)(op->in_h >> op->shift) * (size_t)(op->in_w >> op->shift) : 0;
                 size_t pixels = (size_t)(op->in_h + 2) * (op->in_w + 2) + (size_t)op->out_h * op->out_w + 16 + maps;
