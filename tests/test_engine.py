@@ -344,3 +344,126 @@ def test_pose_estimator_runs_engine_files(programs):
         assert engine.keypoints.shape == (3, 17, 2)
         np.testing.assert_allclose(engine.keypoints, reference.keypoints, atol=1e-3)
         np.testing.assert_allclose(engine.scores, reference.scores, rtol=1e-4, atol=1e-6)
+
+
+# ---------------------------------------------------------------- each depthwise path
+# (channels, height, width, stride, scale shift or None, act, what goes through which path of engine.c's depthwise())
+DEPTHWISE_CASES = [
+    (3, 128, 96, 2, None, 0, "bands: stride 2, a plane too large for the flat path"),
+    (2, 100, 101, 2, None, 1, "rows: a large plane of odd width"),
+    (2, 128, 96, 2, 1, 0, "rows: a large plane with a scale map"),
+    (2, 15, 13, 2, None, 2, "rows: a small plane of odd width"),
+    (3, 64, 48, 2, None, 1, "flat, rows of 16 or more outputs, stride 2"),
+    (2, 65, 48, 2, None, 0, "flat, wide rows, stride 2, odd height"),
+    (3, 32, 24, 2, None, 0, "flat, row-parity layout (stride 2, rows under 16 outputs)"),
+    (2, 33, 24, 2, None, 2, "flat, row-parity layout, odd height"),
+    (3, 32, 24, 2, 1, 1, "flat, row-parity layout from a scaled padded plane"),
+    (3, 64, 48, 1, 3, 0, "flat, wide rows, stride 1, scale map 8x smaller"),
+    (2, 32, 24, 1, 2, 2, "flat, wide rows (24: the last vector overlaps), stride 1"),
+    (3, 16, 12, 1, 1, 1, "flat, one run across row ends, stride 1"),
+    (17, 8, 6, 1, 1, 0, "lanes: 16 channels a vector, a partial second group"),
+    (17, 16, 12, 2, None, 1, "lanes, stride 2"),
+]
+_ACT_NAMES = {0: "none", 1: "relu", 2: "sigmoid"}
+
+
+def _depthwise_reference(x, scale, shift, weight, bias, stride, act):
+    """float64 torch: act(depthwise 3x3 conv, padding 1, of x times the nearest-upsampled scale map)."""
+    xt = torch.from_numpy(x).double()[None]
+    if scale is not None:
+        xt = xt * torch.from_numpy(scale).double()[None].repeat_interleave(2 ** shift, 2).repeat_interleave(2 ** shift, 3)
+    y = torch.nn.functional.conv2d(xt, torch.from_numpy(weight).double()[:, None], torch.from_numpy(bias).double(),
+                                   stride=stride, padding=1, groups=x.shape[0])
+    return {0: y, 1: torch.relu(y), 2: torch.sigmoid(y)}[act][0].numpy()
+
+
+def _run_program(program, path: Path, x: np.ndarray) -> np.ndarray:
+    """One run of a Program (its input: the planes of x) through liblhr_engine.so, by its C API."""
+    import ctypes
+
+    path.write_bytes(program.to_bytes({}))
+    library = engine_backend.EngineLibrary()
+    engine = library.open(path)
+    try:
+        c, h, w = library.shape(engine, output=True)
+        out = np.full((c, h, w), np.nan, np.float32)
+        x = np.ascontiguousarray(x, np.float32)
+        fp = ctypes.POINTER(ctypes.c_float)
+        assert library.lib.lhr_engine_run(engine, x.ctypes.data_as(fp), out.ctypes.data_as(fp)) == 0
+    finally:
+        library.lib.lhr_engine_close(engine)
+    return out
+
+
+@pytest.fixture(scope="module")
+def sanitized_runner(tmp_path_factory) -> Path:
+    """native/tests/engine_run.c with engine.c, built with AddressSanitizer and UBSan (skips where the compiler has
+    no sanitizers): runs a program whose scratch is sized by its one op, so an op writing past its share fails."""
+    cc = next((c for c in ("cc", "gcc", "clang") if shutil.which(c)), None)
+    if cc is None:
+        pytest.skip("no C compiler (Debian: apt-get install gcc)")
+    out = tmp_path_factory.mktemp("asan") / "engine_run"
+    made = subprocess.run(
+        [cc, "-std=c11", "-Wall", "-Wextra", "-Werror", "-Wno-psabi", "-O1", "-g", "-fsanitize=address,undefined",
+         "-fno-sanitize-recover=all", "-ffp-contract=fast", f"-I{NATIVE / 'include'}", str(NATIVE / "tests" / "engine_run.c"),
+         str(NATIVE / "src" / "engine.c"), "-o", str(out), "-lm"], capture_output=True, text=True)
+    if made.returncode != 0 and "sanitize" in made.stderr:
+        pytest.skip(f"{cc} cannot build with -fsanitize=address,undefined: {made.stderr.strip().splitlines()[-1]}")
+    assert made.returncode == 0, made.stderr
+    return out
+
+
+def _run_sanitized(runner: Path, program, path: Path, x: np.ndarray, shape) -> np.ndarray:
+    path.write_bytes(program.to_bytes({}))
+    np.ascontiguousarray(x, np.float32).tofile(path.with_suffix(".in"))
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0", UBSAN_OPTIONS="print_stacktrace=1")
+    run = subprocess.run([str(runner), str(path), str(path.with_suffix(".in")), str(path.with_suffix(".out"))],
+                         capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr[-4000:]
+    return np.fromfile(path.with_suffix(".out"), np.float32).reshape(shape)
+
+
+@pytest.mark.parametrize("channels,height,width,stride,shift,act,path", DEPTHWISE_CASES,
+                         ids=[f"{c[6].split(':')[0]}-{c[1]}x{c[2]}-s{c[3]}-{_ACT_NAMES[c[5]]}" for c in DEPTHWISE_CASES])
+def test_each_depthwise_path_computes_the_convolution(library, sanitized_runner, tmp_path, channels, height, width,
+                                                      stride, shift, act, path):
+    """Single depthwise ops of every shape class the engine treats differently, with and without scale maps (made
+    by a pool of the input's second half), against float64 torch; also through a spatial-weighting mean (a global
+    pool right after the conv, which the engine fuses into it) and as a group of two convs of one input. Each
+    program also runs in an ASan/UBSan build, which must give the same floats."""
+    from lite_hrnet.export.engine_program import Program
+
+    rng = np.random.default_rng(height * 1000 + width * 10 + stride)
+    x = rng.standard_normal((2 * channels, height, width)).astype(np.float32)
+    weight, bias = rng.standard_normal((channels, 3, 3)), rng.standard_normal(channels)
+    weight2 = rng.standard_normal((channels, 3, 3))
+    scale = None
+    if shift is not None:
+        f = 2 ** shift
+        scale = x[channels:].reshape(channels, height // f, f, width // f, f).astype(np.float64).mean(axis=(2, 4))
+    expected = _depthwise_reference(x[:channels], scale, shift, weight, bias, stride, act)
+
+    def program(kind: str) -> "Program":
+        p = Program()
+        p.input = p.new_buffer(2 * channels, height, width)
+        xs, rest = p.input.split([channels, channels])
+        maps = p.pool(rest, 2 ** shift, 2 ** shift) if shift is not None else None
+        y = p.depthwise(xs, weight, bias, stride, act, scale=maps, shift=shift if shift is not None else -1)
+        if kind == "mean":
+            p.output = p.pool(y, y.height, y.width)
+        elif kind == "group":
+            y2 = p.depthwise(xs, weight2, bias, stride, act, scale=maps, shift=shift if shift is not None else -1)
+            p.output = p.sum([(1, 0, y), (1, 0, y2)], 0)
+        else:
+            p.output = y
+        return p
+
+    scale_of = np.abs(expected).max()
+    expected2 = _depthwise_reference(x[:channels], scale, shift, weight2, bias, stride, act)
+    for kind, reference in (("plain", expected), ("mean", expected.mean(axis=(1, 2), keepdims=True)),
+                            ("group", expected + expected2)):
+        out = _run_program(program(kind), tmp_path / f"{kind}.lhrn", x)
+        assert out.shape == reference.shape, kind
+        assert np.abs(out - reference).max() <= (2e-5 if kind == "group" else 1e-5) * scale_of, (kind, path)
+        checked = _run_sanitized(sanitized_runner, program(kind), tmp_path / f"{kind}_asan.lhrn", x, out.shape)
+        assert np.abs(checked - reference).max() <= (2e-5 if kind == "group" else 1e-5) * scale_of, (kind, path)

@@ -689,8 +689,10 @@ LHR_HOT static void depthwise(const engine_op *op, float *scratch) {
      * narrower rows (one flat run): the row-parity layout, each array `parity_rows` rows plus slack. */
     int parity = op->stride == 2 && wo < 16, parity_rows = (h + 3) / 2;
     size_t part = parity ? (size_t)parity_rows * half + 32 : (size_t)(h + 2) * half + 32;
-    float *even[2] = {first, first + part}, *odd[2] = {first + 2 * part, first + 3 * part};
-    float *up = first + 4 * part;
+    int parts = parity ? 4 : 2;
+    float *even[2] = {first, parity ? first + part : NULL}, *odd[2] = {first + part * (size_t)(parts / 2), NULL};
+    if (parity) odd[1] = first + 3 * part;
+    float *up = first + part * (size_t)parts;
     for (int c = 0; c < op->cin; c++) {
         if (path == DW_ROWS) {
             if (!op->aux && w % 2 == 0 && wo >= 16) depthwise_bands_stride2(op, c, scratch);
@@ -1137,8 +1139,9 @@ static int read_op(reader *r, lhr_engine *e, const layout *l, engine_op *op) {
             op->aux = read_view(r, e, l, op->cin, op->in_h >> op->shift, op->in_w >> op->shift, "depthwise scales");
         }
         {
-            /* depthwise(): the padded plane, the results and the even and odd columns (4 parts of at most
-             * (h + 3) / 2 + 1 rows of pitch / 2 with 32 of slack each), 15 + 15 floats of alignment, the scale row. */
+            /* depthwise(): the padded plane, the results, the even and odd columns (2 parts of h + 2 rows, or 4
+             * of (h + 3) / 2 rows, of pitch / 2 floats and 32 of slack each), 15 + 15 floats of alignment, the
+             * scale row; bands: 2 parts (dw_band_part). tests/test_engine.py runs each path alone under ASan. */
             size_t flat = (size_t)(op->in_h + 4) * (size_t)dw_pitch(op->in_w, op->out_w) * 3 + (size_t)op->in_w + 8 * 32;
             size_t rows = 3 * (size_t)((op->in_w + 2 + 15) / 16 * 16 + 16) * 2 + 6 * 16 + (size_t)op->in_w + 32;
             scratch = max_size(max_size(flat, rows), 2 * dw_band_part(op->in_w));
