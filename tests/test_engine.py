@@ -467,3 +467,39 @@ def test_each_depthwise_path_computes_the_convolution(library, sanitized_runner,
         assert np.abs(out - reference).max() <= (2e-5 if kind == "group" else 1e-5) * scale_of, (kind, path)
         checked = _run_sanitized(sanitized_runner, program(kind), tmp_path / f"{kind}_asan.lhrn", x, out.shape)
         assert np.abs(checked - reference).max() <= (2e-5 if kind == "group" else 1e-5) * scale_of, (kind, path)
+
+
+def test_a_sum_may_overwrite_its_first_term_only(library, sanitized_runner, tmp_path):
+    """Fuse sums are written over their first term (row 0 of a fuse layer); rows that are not whole vectors store
+    exactly there (a row's last vector must not overwrite the next row's first-term floats before they are read).
+    An output overlapping any other term is a bad file."""
+    from lite_hrnet.export.engine_program import Program, View
+
+    def program(height: int, width: int, into: int):
+        p = Program()
+        p.input = p.new_buffer(6, height, width)
+        a, b, c = p.input.split([2, 2, 2])
+        low = p.pool(c, 2, 2)
+        terms = [(2, 0, a), (1, 0, b), (-1, 1, low)]
+        if into == 0:
+            out = p.sum(terms, 0, in_place=True)
+        else:  # a hand-made file: the output is term 1's planes
+            p._emit(6, 0, 2, 2, b, b, [3] + [v for t in terms for v in (t[1], t[0], t[2])] + [b], [a, b, low])
+            out = b
+        p.output = p.sum([(1, 0, out)], 1)  # a ReLU copy, as after row 0 (fused into the sum by the engine)
+        return p
+
+    for height, width in ((4, 32), (6, 24), (2, 10)):
+        x = np.random.default_rng(width).standard_normal((6, height, width)).astype(np.float32)
+        low = x[4:].reshape(2, height // 2, 2, width // 2, 2).mean(axis=(2, 4))
+        expected = np.maximum(2 * x[:2] + x[2:4] - low.repeat(2, 1).repeat(2, 2), 0)
+        out = _run_program(program(height, width, 0), tmp_path / f"in_place_{width}.lhrn", x)
+        np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
+        checked = _run_sanitized(sanitized_runner, program(height, width, 0), tmp_path / f"asan_{width}.lhrn", x, out.shape)
+        np.testing.assert_allclose(checked, expected, rtol=1e-6, atol=1e-6)
+    bad = tmp_path / "over_term_1.lhrn"
+    bad.write_bytes(program(4, 32, 1).to_bytes({}))
+    with pytest.raises(ModelFileError, match=r"over_term_1\.lhrn.*sum output overlaps its term 1"):
+        engine_backend.EngineLibrary().open(bad)
+    with pytest.raises(ValueError, match="unshifted first term"):
+        Program().sum([(1, 1, View(((0, 0),), 2, 2))], 0, in_place=True)

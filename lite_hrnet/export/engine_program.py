@@ -144,11 +144,16 @@ class Program:
         self._emit(_SCALE, _NONE, x.channels, x.channels, x, x, [x, factors, x], [x, factors])
         return x
 
-    def sum(self, terms: Sequence[Tuple[int, int, View]], act: int) -> View:
-        """act(sum of coef * nearest-upsample(view, 2**shift)) over ``terms`` (coef, shift, view), in order."""
+    def sum(self, terms: Sequence[Tuple[int, int, View]], act: int, in_place: bool = False) -> View:
+        """act(sum of coef * nearest-upsample(view, 2**shift)) over ``terms`` (coef, shift, view), in order.
+
+        ``in_place``: written over the first term's planes (unshifted; the caller knows they are not read again),
+        which are then still in cache, instead of new memory."""
         c = terms[0][2].channels
         h, w = terms[0][2].height << terms[0][1], terms[0][2].width << terms[0][1]
-        out = self.new_buffer(c, h, w)
+        if in_place and terms[0][1] != 0:
+            raise ValueError("a sum is written in place over an unshifted first term only")
+        out = terms[0][2] if in_place else self.new_buffer(c, h, w)
         extra: List = [len(terms)]
         for coef, shift, view in terms:
             extra += [shift, coef, view]
@@ -317,7 +322,9 @@ def _fuse(p: Program, out: List[View], module: LiteHRModule) -> List[View]:
             else:
                 terms.append((1, 0, _conv_bn_chain(p, out[j], row[j], first.get((i, j)))))
         if i == 0 and len(rows) > 1:
-            x0 = p.sum(terms, _NONE)
+            # Over x_0, which nothing reads after this sum, when its rows are whole vectors (narrower rows in place
+            # cost the engine exact stores at each row's end): the module's largest planes, then in cache.
+            x0 = p.sum(terms, _NONE, in_place=x0.width % 16 == 0)
             fused.append(p.sum([(1, 0, x0)], _RELU))
         else:
             fused.append(p.sum(terms, _RELU))

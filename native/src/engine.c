@@ -79,6 +79,7 @@ typedef struct {
                               * depthwise: run by the depthwise conv `group` ops before it */
     int group;               /* depthwise: the next `group` ops are depthwise convs of the same input, run with it */
     int n_terms;             /* sum */
+    int in_place;            /* sum: the output is term 0's planes (unshifted), overwritten as they are read */
     const int *term_shift;
     const float *term_coef;
     const float ***term_in;
@@ -857,12 +858,15 @@ LHR_INLINE void sum_planes(const engine_op *op, int nt, int n0, int max_shift, i
                 v16 a = coef[0] * sum_term(src[0], x, shift[0]);
                 for (int t = 1; t < nt; t++) a += coef[t] * sum_term(src[t], x, shift[t]);
                 size_t at = row + (size_t)x;
-                if (at + 16 <= plane) { /* past the row's end: later rows, written after it */
+                /* Past the row's end: later rows, written after it (unless summed in place: then later rows
+                 * of term 0 are still to be read, and the vector stores only its row's floats). */
+                if (at + 16 <= plane && !(op->in_place && x + 16 > row_w)) {
                     V16_STORE(out + at, v16_act(a, act));
                     if (has_out2) V16_STORE(out2 + at, v16_act(a, act2));
                 } else {
-                    store_row_part(out + at, v16_act(a, act), (int)(plane - at));
-                    if (has_out2) store_row_part(out2 + at, v16_act(a, act2), (int)(plane - at));
+                    int count = (int)(plane - at) < row_w - x ? (int)(plane - at) : row_w - x;
+                    store_row_part(out + at, v16_act(a, act), count);
+                    if (has_out2) store_row_part(out2 + at, v16_act(a, act2), count);
                 }
             }
         }
@@ -1088,6 +1092,8 @@ static const float *read_weights(reader *r, lhr_engine *e, const layout *l, size
 
 static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 
+static int planes_overlap(const float **a, int n_a, size_t a_size, const float **b, int n_b, size_t b_size);
+
 static int read_op(reader *r, lhr_engine *e, const layout *l, engine_op *op) {
     op->kind = next_int(r, OP_CONV, OP_BILINEAR_ADD, "op kind");
     op->act = next_int(r, ACT_NONE, ACT_SIGMOID, "activation");
@@ -1206,6 +1212,23 @@ static int read_op(reader *r, lhr_engine *e, const layout *l, engine_op *op) {
         op->term_coef = coefs;
         op->term_in = terms;
         op->out = read_view(r, e, l, op->cout, op->out_h, op->out_w, "sum output");
+        if (r->failed) return 0;
+        /* In place over term 0 (unshifted: each output vector reads its own floats of it first) is the one
+         * sharing of memory between a sum's output and its terms that gives the sum. */
+        op->in_place = shifts[0] == 0 && op->out[0] == terms[0][0];
+        size_t out_plane = (size_t)op->out_h * op->out_w;
+        for (int t = 0; t < op->n_terms; t++) {
+            size_t plane = (size_t)(op->out_h >> shifts[t]) * (size_t)(op->out_w >> shifts[t]);
+            for (int c = 0; c < op->cout; c++) {
+                for (int k = 0; k < op->cout; k++) {
+                    int own = op->in_place && t == 0 && k == c;
+                    if (own ? op->out[c] != terms[0][c] : planes_overlap(op->out + c, 1, out_plane, terms[t] + k, 1, plane)) {
+                        fail(r, "sum output overlaps its term %d (only term 0, unshifted and plane for plane, may be overwritten)", t);
+                        return 0;
+                    }
+                }
+            }
+        }
         break;
     }
     case OP_BILINEAR_ADD:
