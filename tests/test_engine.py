@@ -360,7 +360,8 @@ DEPTHWISE_CASES = [
     (3, 32, 24, 2, 1, 1, "flat, row-parity layout from a scaled padded plane"),
     (3, 64, 48, 1, 3, 0, "flat, wide rows, stride 1, scale map 8x smaller"),
     (2, 32, 24, 1, 2, 2, "flat, wide rows (24: the last vector overlaps), stride 1"),
-    (3, 16, 12, 1, 1, 1, "flat, one run across row ends, stride 1"),
+    (3, 24, 12, 1, 1, 1, "flat, one run across row ends, stride 1"),
+    (5, 16, 12, 1, 2, 0, "lanes: stride 1, up to 16x12"),
     (17, 8, 6, 1, 1, 0, "lanes: 16 channels a vector, a partial second group"),
     (17, 16, 12, 2, None, 1, "lanes, stride 2"),
 ]

@@ -578,11 +578,13 @@ LHR_INLINE void planes_to_lanes(const float *const planes[16], int n, v16 *dst) 
     }
 }
 
-/* Output planes of at most this many floats go through depthwise_lanes. */
+/* Output planes of at most this many floats go through depthwise_lanes; stride 1 up to DW_LANES_MAX_S1 (16x12:
+ * there the lanes' transposes cost less than a plane's padding, flat run and copy; at stride 2 they cost more). */
 #define DW_LANES_MAX 64
+#define DW_LANES_MAX_S1 192
 
-/* depthwise() for small outputs (8 x 6 and less, where a plane at a time costs more in per-row work
- * than in arithmetic): 16 channels at a time, one per vector lane. Each group's input planes are
+/* depthwise() for small outputs (8 x 6 and less, 16 x 12 at stride 1, where a plane at a time costs more
+ * in per-row work than in arithmetic): 16 channels at a time, one per vector lane. Each group's input planes are
  * transposed into a zero-bordered (h + 2) x (w + 2) grid of 16-lane pixels (the scale maps too, and
  * the input multiplied by them on the way), each output pixel is 9 multiply-adds of whole vectors,
  * and the results are transposed back into the output planes. Scratch: the grid, the results (plus
@@ -650,7 +652,8 @@ LHR_HOT static void depthwise_lanes(const engine_op *op, float *scratch) {
 enum { DW_LANES, DW_FLAT, DW_ROWS };
 
 static int depthwise_path(const engine_op *op) {
-    if (op->out_h * op->out_w <= DW_LANES_MAX) return DW_LANES;
+    int out = op->out_h * op->out_w;
+    if (out <= DW_LANES_MAX || (op->stride == 1 && out <= DW_LANES_MAX_S1)) return DW_LANES;
     if (op->stride == 1 || ((op->in_w + 2) % 2 == 0 && (size_t)(op->in_h + 2) * (op->in_w + 2) <= DW_FLAT_MAX))
         return DW_FLAT;
     return DW_ROWS;
@@ -668,8 +671,9 @@ LHR_INLINE int dw_pitch(int w, int wo) { return wo >= 16 ? (w + 2 + 15) / 16 * 1
  * sum k[dy][dx] pad[(y + dy) P + x + dx], a 1-D convolution with 9 fixed offsets, so whole
  * vectors may run across row ends (the columns computed past each row are dropped). Stride 2
  * splits the padded plane into even and odd columns first (P is even), so its taps are unit-stride
- * too. Planes too large for that to stay in cache go through three padded rows at a time, outputs of
- * 8x6 and less through depthwise_lanes.
+ * too. Planes too large for that to stay in cache go in bands of output rows (depthwise_bands_stride2; odd
+ * widths and scaled ones three padded rows at a time), outputs of 8x6 and less (16x12 at stride 1) through
+ * depthwise_lanes.
  *
  * The op and the op->group ops after it (depthwise convs of the same input planes, fused when the
  * program is read) run plane by plane: each input plane is bordered (and split) once for all of them. */
@@ -1151,7 +1155,7 @@ static int read_op(reader *r, lhr_engine *e, const layout *l, engine_op *op) {
             size_t flat = (size_t)(op->in_h + 4) * (size_t)dw_pitch(op->in_w, op->out_w) * 3 + (size_t)op->in_w + 8 * 32;
             size_t rows = 3 * (size_t)((op->in_w + 2 + 15) / 16 * 16 + 16) * 2 + 6 * 16 + (size_t)op->in_w + 32;
             scratch = max_size(max_size(flat, rows), 2 * dw_band_part(op->in_w));
-            if (op->out_h * op->out_w <= DW_LANES_MAX) {
+            if (depthwise_path(op) == DW_LANES) {
                 size_t maps = op->shift >= 0 ? (size_t)(op->in_h >> op->shift) * (size_t)(op->in_w >> op->shift) : 0;
                 size_t pixels = (size_t)(op->in_h + 2) * (op->in_w + 2) + (size_t)op->out_h * op->out_w + 16 + maps;
                 scratch = max_size(scratch, 16 * pixels);
