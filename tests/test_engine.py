@@ -504,3 +504,35 @@ def test_a_sum_may_overwrite_its_first_term_only(library, sanitized_runner, tmp_
         engine_backend.EngineLibrary().open(bad)
     with pytest.raises(ValueError, match="unshifted first term"):
         Program().sum([(1, 1, View(((0, 0),), 2, 2))], 0, in_place=True)
+
+
+def test_sum_overlap_checks_hold_for_many_channels(library, tmp_path):
+    """With many planes the engine compares sorted plane lists (a hand-made file may list 65,536): an output over
+    term 1 is still refused, over a shifted view of term 0 too, and a sum in place over term 0 still runs."""
+    from lite_hrnet.export.engine_program import Program, View
+
+    channels = 96  # 96 x 96 plane pairs: past the pairwise comparison
+    x = np.random.default_rng(3).standard_normal((2 * channels, 2, 16)).astype(np.float32)
+
+    def program(output: str):
+        p = Program()
+        p.input = p.new_buffer(2 * channels, 2, 16)
+        a, b = p.input.split([channels, channels])
+        terms = [(1, 0, a), (1, 0, b)]
+        if output == "in place":
+            out = p.sum(terms, 0, in_place=True)
+        else:
+            # term 1's planes, or term 0's planes one channel on (each output plane is another term-0 plane)
+            out = b if output == "term 1" else View(a.planes[1:] + a.planes[:1], 2, 16)
+            p._emit(6, 0, channels, channels, out, out, [2] + [v for t in terms for v in (t[1], t[0], t[2])] + [out], [a, b])
+        p.output = p.sum([(1, 0, out)], 1)
+        return p
+
+    path = tmp_path / "in_place.lhrn"
+    np.testing.assert_allclose(_run_program(program("in place"), path, x), np.maximum(x[:channels] + x[channels:], 0),
+                               rtol=1e-6, atol=1e-6)
+    for output, term in (("term 1", 1), ("rotated term 0", 0)):
+        bad = tmp_path / f"{output.replace(' ', '_')}.lhrn"
+        bad.write_bytes(program(output).to_bytes({}))
+        with pytest.raises(ModelFileError, match=f"sum output overlaps its term {term}"):
+            engine_backend.EngineLibrary().open(bad)

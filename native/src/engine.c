@@ -687,8 +687,8 @@ LHR_HOT static void depthwise(const engine_op *op, float *scratch) {
     int pitch = dw_pitch(w, wo), half = pitch / 2;
     float *pad = scratch + 15; /* pad + 1, each row's first input float, on a cache line (see dw_pitch) */
     float *res = pad + (size_t)(h + 2) * pitch + 32;
-    /* Stride 2: the even and odd columns on a cache line, so that rows of 16 or more outputs (half = pitch / 2
-     * a multiple of 16) load their first two taps aligned. */
+    /* Stride 2: the even and odd columns on a cache line, so that rows of 16 or more outputs load their first
+     * two taps aligned when half = pitch / 2 is a multiple of 16 (64x48 inputs: pitch 64). */
     float *first = scratch + ((size_t)(res - scratch) + (size_t)h * pitch + 32 + 15) / 16 * 16;
     /* Stride 2, rows of 16 or more outputs: the padded plane's even and odd columns, rows half apart;
      * narrower rows (one flat run): the row-parity layout, each array `parity_rows` rows plus slack. */
@@ -1097,6 +1097,7 @@ static const float *read_weights(reader *r, lhr_engine *e, const layout *l, size
 static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 
 static int planes_overlap(const float **a, int n_a, size_t a_size, const float **b, int n_b, size_t b_size);
+static int planes_apart(const float **a, int n, size_t size);
 
 static int read_op(reader *r, lhr_engine *e, const layout *l, engine_op *op) {
     op->kind = next_int(r, OP_CONV, OP_BILINEAR_ADD, "op kind");
@@ -1223,14 +1224,17 @@ static int read_op(reader *r, lhr_engine *e, const layout *l, engine_op *op) {
         size_t out_plane = (size_t)op->out_h * op->out_w;
         for (int t = 0; t < op->n_terms; t++) {
             size_t plane = (size_t)(op->out_h >> shifts[t]) * (size_t)(op->out_w >> shifts[t]);
-            for (int c = 0; c < op->cout; c++) {
-                for (int k = 0; k < op->cout; k++) {
-                    int own = op->in_place && t == 0 && k == c;
-                    if (own ? op->out[c] != terms[0][c] : planes_overlap(op->out + c, 1, out_plane, terms[t] + k, 1, plane)) {
-                        fail(r, "sum output overlaps its term %d (only term 0, unshifted and plane for plane, may be overwritten)", t);
-                        return 0;
-                    }
-                }
+            int bad;
+            if (op->in_place && t == 0) { /* term 0 is the output, plane for plane, and no plane of it twice */
+                bad = 0;
+                for (int c = 0; c < op->cout && !bad; c++) bad = op->out[c] != terms[0][c];
+                if (!bad) bad = !planes_apart(op->out, op->cout, out_plane);
+            } else {
+                bad = planes_overlap(op->out, op->cout, out_plane, terms[t], op->cout, plane);
+            }
+            if (bad) {
+                fail(r, "sum output overlaps its term %d (only term 0, unshifted and plane for plane, may be overwritten)", t);
+                return 0;
             }
         }
         break;
@@ -1258,11 +1262,50 @@ static int read_op(reader *r, lhr_engine *e, const layout *l, engine_op *op) {
 }
 
 /* Whether any of the n_a planes a (a_size floats each) shares memory with any of the n_b planes b. */
+static int by_address(const void *a, const void *b) {
+    uintptr_t x = (uintptr_t) * (const float *const *)a, y = (uintptr_t) * (const float *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Whether no two of the n planes a (size floats each) share memory (false when out of memory). */
+static int planes_apart(const float **a, int n, size_t size) {
+    const float **sorted = malloc(sizeof(float *) * (size_t)(n ? n : 1));
+    if (!sorted) return 0;
+    memcpy(sorted, a, sizeof(float *) * (size_t)n);
+    qsort(sorted, (size_t)n, sizeof(float *), by_address);
+    int apart = 1;
+    for (int i = 0; i + 1 < n && apart; i++) apart = sorted[i] + size <= sorted[i + 1];
+    free(sorted);
+    return apart;
+}
+
 static int planes_overlap(const float **a, int n_a, size_t a_size, const float **b, int n_b, size_t b_size) {
-    for (int i = 0; i < n_a; i++)
-        for (int j = 0; j < n_b; j++)
-            if (a[i] < b[j] + b_size && b[j] < a[i] + a_size) return 1;
-    return 0;
+    if ((size_t)n_a * (size_t)n_b <= 4096) {
+        for (int i = 0; i < n_a; i++)
+            for (int j = 0; j < n_b; j++)
+                if (a[i] < b[j] + b_size && b[j] < a[i] + a_size) return 1;
+        return 0;
+    }
+    /* Many planes (a hand-made file can list 65,536): both lists sorted by address, then merged, always
+     * advancing past the plane that ends first (all planes of a list have one size). Out of memory counts
+     * as an overlap: every caller then takes the safe way (refuses the file, or does not fuse). */
+    const float **sa = malloc(sizeof(float *) * (size_t)n_a), **sb = malloc(sizeof(float *) * (size_t)n_b);
+    int found = 1;
+    if (sa && sb) {
+        memcpy(sa, a, sizeof(float *) * (size_t)n_a);
+        memcpy(sb, b, sizeof(float *) * (size_t)n_b);
+        qsort(sa, (size_t)n_a, sizeof(float *), by_address);
+        qsort(sb, (size_t)n_b, sizeof(float *), by_address);
+        found = 0;
+        for (int i = 0, j = 0; i < n_a && j < n_b && !found;) {
+            found = sa[i] < sb[j] + b_size && sb[j] < sa[i] + a_size;
+            if ((uintptr_t)(sa[i] + a_size) < (uintptr_t)(sb[j] + b_size)) i++;
+            else j++;
+        }
+    }
+    free(sa);
+    free(sb);
+    return found;
 }
 
 /* Whether any of the means (one float each) lies in a plane the depthwise conv reads or writes: then
