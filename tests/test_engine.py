@@ -470,6 +470,16 @@ def test_each_depthwise_path_computes_the_convolution(library, sanitized_runner,
         assert np.abs(checked - reference).max() <= (2e-5 if kind == "group" else 1e-5) * scale_of, (kind, path)
 
 
+def _hand_made_sum(program, terms, out) -> None:
+    """A sum op (no activation) of ``terms`` (coef, shift, view) written into ``out``, which the exporter never
+    chooses: the engine's file format, by Program's own op writer."""
+    from lite_hrnet.export import engine_program
+
+    fields = [len(terms)] + [v for coef, shift, view in terms for v in (shift, coef, view)] + [out]
+    program._emit(engine_program._SUM, engine_program._NONE, out.channels, out.channels, out, out, fields,
+                  [view for _, _, view in terms])
+
+
 def test_a_sum_may_overwrite_its_first_term_only(library, sanitized_runner, tmp_path):
     """Fuse sums are written over their first term (row 0 of a fuse layer); rows that are not whole vectors store
     exactly there (a row's last vector must not overwrite the next row's first-term floats before they are read).
@@ -485,7 +495,7 @@ def test_a_sum_may_overwrite_its_first_term_only(library, sanitized_runner, tmp_
         if into == 0:
             out = p.sum(terms, 0, in_place=True)
         else:  # a hand-made file: the output is term 1's planes
-            p._emit(6, 0, 2, 2, b, b, [3] + [v for t in terms for v in (t[1], t[0], t[2])] + [b], [a, b, low])
+            _hand_made_sum(p, terms, b)
             out = b
         p.output = p.sum([(1, 0, out)], 1)  # a ReLU copy, as after row 0 (fused into the sum by the engine)
         return p
@@ -524,7 +534,7 @@ def test_sum_overlap_checks_hold_for_many_channels(library, tmp_path):
         else:
             # term 1's planes, or term 0's planes one channel on (each output plane is another term-0 plane)
             out = b if output == "term 1" else View(a.planes[1:] + a.planes[:1], 2, 16)
-            p._emit(6, 0, channels, channels, out, out, [2] + [v for t in terms for v in (t[1], t[0], t[2])] + [out], [a, b])
+            _hand_made_sum(p, terms, out)
         p.output = p.sum([(1, 0, out)], 1)
         return p
 

@@ -35,7 +35,7 @@
 /* The most floats of memory a program may ask for, in its arena and in one op's scratch (1 GiB each). */
 #define LHRN_MAX_FLOATS (1 << 28)
 /* Stride-2 depthwise planes up to this many padded floats go through the flat path; larger ones (the stem's
- * 128 x 96 planes at 256 x 192) go three rows at a time, which keeps them in L1 and measured faster. */
+ * 128 x 96 planes at 256 x 192) go a band of rows at a time, which keeps them in L1 and measured faster. */
 #define DW_FLAT_MAX 8192
 
 enum { OP_CONV = 1, OP_DEPTHWISE = 2, OP_POINTWISE = 3, OP_POOL = 4, OP_SCALE = 5, OP_SUM = 6, OP_BILINEAR_ADD = 7 };
@@ -380,19 +380,26 @@ LHR_INLINE void deinterleave(const float *src, int n, float *even, float *odd) {
     }
 }
 
-/* The even and odd columns of an h x w plane (w even) zero-padded by one on every side, rows `half`
- * = (w + 2) / 2 apart: odd[r][j] = pad[r][2j + 1] = src[r - 1][2j], even[r][j + 1] = pad[r][2j + 2]
- * = src[r - 1][2j + 1]. Rows go in order and each row's borders are set after its vectors, which
- * may run into the next rows (written later); 32 floats of slack follow each array. */
-LHR_INLINE void split_columns(const float *src, int h, int w, float *even, float *odd, int half) {
-    memset(even, 0, sizeof(float) * (size_t)half);
-    memset(odd, 0, sizeof(float) * (size_t)half);
-    for (int y = 0; y < h; y++) {
-        float *e = even + (size_t)(y + 1) * half, *od = odd + (size_t)(y + 1) * half;
-        deinterleave(src + (size_t)y * w, w, od, e + 1);
-        e[0] = 0.0f;
-        od[w / 2] = 0.0f;
+/* One row of a w wide plane (w even), zero-padded by one on both sides, as its even and odd columns:
+ * od[j] = pad[2j + 1] = row[2j], e[j + 1] = pad[2j + 2] = row[2j + 1], e[0] = od[w / 2] = 0; row NULL:
+ * a border row, `half` zeros each. The vectors run up to 16 floats past the row's `half` (into the
+ * next row, written later, or slack); its borders are set after them. */
+LHR_INLINE void split_row(const float *row, int w, float *e, float *od, int half) {
+    if (!row) {
+        memset(e, 0, sizeof(float) * (size_t)half);
+        memset(od, 0, sizeof(float) * (size_t)half);
+        return;
     }
+    deinterleave(row, w, od, e + 1);
+    e[0] = 0.0f;
+    od[w / 2] = 0.0f;
+}
+
+/* The even and odd columns of an h x w plane (w even) zero-padded by one on every side, rows `half`
+ * = (w + 2) / 2 apart (split_row); rows go in order; 32 floats of slack follow each array. */
+LHR_INLINE void split_columns(const float *src, int h, int w, float *even, float *odd, int half) {
+    for (int r = 0; r <= h; r++)
+        split_row(r ? src + (size_t)(r - 1) * w : NULL, w, even + (size_t)r * half, odd + (size_t)r * half, half);
     memset(even + (size_t)(h + 1) * half, 0, sizeof(float) * ((size_t)half + 32));
     memset(odd + (size_t)(h + 1) * half, 0, sizeof(float) * ((size_t)half + 32));
 }
@@ -407,16 +414,8 @@ LHR_INLINE void split_rows_columns(const float *src, const float *pad, int pitch
                                    float *odd[2], int half, int rows) {
     for (int r = 0; r < h + 2; r++) {
         float *e = even[r & 1] + (size_t)(r >> 1) * half, *od = odd[r & 1] + (size_t)(r >> 1) * half;
-        if (pad) {
-            deinterleave(pad + (size_t)r * pitch, w + 2, e, od);
-        } else if (r == 0 || r == h + 1) {
-            memset(e, 0, sizeof(float) * (size_t)half);
-            memset(od, 0, sizeof(float) * (size_t)half);
-        } else {
-            deinterleave(src + (size_t)(r - 1) * w, w, od, e + 1);
-            e[0] = 0.0f;
-            od[w / 2] = 0.0f;
-        }
+        if (pad) deinterleave(pad + (size_t)r * pitch, w + 2, e, od);
+        else split_row(r == 0 || r == h + 1 ? NULL : src + (size_t)(r - 1) * w, w, e, od, half);
     }
     for (int p = 0; p < 2; p++) {
         int used = (h + 2 - p + 1) / 2; /* rows of parity p */
@@ -435,9 +434,6 @@ LHR_INLINE void split_rows_columns(const float *src, const float *pad, int pitch
      kv[3] * V16_LOAD(e1 + i) + kv[4] * V16_LOAD(o1 + i) + kv[5] * V16_LOAD(e1 + i + 1) +                       \
      kv[6] * V16_LOAD(e2 + i) + kv[7] * V16_LOAD(o2 + i) + kv[8] * V16_LOAD(e2 + i + 1))
 
-/* Stride-2 depthwise convolution of channel c of a plane too large for the flat path: three padded
- * input rows at a time, each split into its even and odd columns (input row 2y + 1 serves output rows
- * y and y + 1). */
 /* Output rows per band of depthwise_bands_stride2: the band's input rows stay in L1. */
 #define DW_BAND 8
 
@@ -446,6 +442,9 @@ LHR_INLINE void split_rows_columns(const float *src, const float *pad, int pitch
 LHR_INLINE int dw_band_pitch(int w) { return (w + 2 + 31) / 32 * 32; }
 LHR_INLINE size_t dw_band_part(int w) { return (size_t)(2 * DW_BAND + 1) * (size_t)(dw_band_pitch(w) / 2) + 32; }
 
+/* Stride-2 depthwise convolution of channel c of a plane too large for the flat path that the bands do not
+ * take (odd width, a scale map, rows under 16 outputs): three padded input rows at a time, each split into
+ * its even and odd columns (input row 2y + 1 serves output rows y and y + 1). */
 LHR_HOT static void depthwise_rows_stride2(const engine_op *op, int c, float *scratch) {
     int h = op->in_h, w = op->in_w, ho = op->out_h, wo = op->out_w;
     int pitch = (w + 2 + 15) / 16 * 16 + 16; /* one row plus a vector of slack */
@@ -547,15 +546,8 @@ LHR_HOT static void depthwise_bands_stride2(const engine_op *op, int c, float *s
         int rows = ho - y0 < DW_BAND ? ho - y0 : DW_BAND;
         for (int r = 0; r <= 2 * rows; r++) { /* padded row 2 y0 + r: input row 2 y0 + r - 1 */
             int sy = 2 * y0 + r - 1;
-            float *e = even[0] + (size_t)r * half, *od = odd[0] + (size_t)r * half;
-            if (sy < 0 || sy >= h) {
-                memset(e, 0, sizeof(float) * (size_t)half);
-                memset(od, 0, sizeof(float) * (size_t)half);
-                continue;
-            }
-            deinterleave(in + (size_t)sy * w, w, od, e + 1);
-            e[0] = 0.0f;
-            od[w / 2] = 0.0f;
+            split_row(sy < 0 || sy >= h ? NULL : in + (size_t)sy * w, w, even[0] + (size_t)r * half,
+                      odd[0] + (size_t)r * half, half);
         }
         memset(even[0] + (size_t)(2 * rows + 1) * half, 0, sizeof(float) * 32);
         memset(odd[0] + (size_t)(2 * rows + 1) * half, 0, sizeof(float) * 32);
@@ -1261,24 +1253,31 @@ static int read_op(reader *r, lhr_engine *e, const layout *l, engine_op *op) {
     return 1;
 }
 
-/* Whether any of the n_a planes a (a_size floats each) shares memory with any of the n_b planes b. */
 static int by_address(const void *a, const void *b) {
     uintptr_t x = (uintptr_t) * (const float *const *)a, y = (uintptr_t) * (const float *const *)b;
     return x < y ? -1 : x > y;
 }
 
+/* The n plane pointers sorted by address, in memory of their own (free it); NULL when out of memory. */
+static const float **sorted_planes(const float **a, int n) {
+    const float **sorted = malloc(sizeof(float *) * (size_t)(n ? n : 1));
+    if (sorted) {
+        memcpy(sorted, a, sizeof(float *) * (size_t)n);
+        qsort(sorted, (size_t)n, sizeof(float *), by_address);
+    }
+    return sorted;
+}
+
 /* Whether no two of the n planes a (size floats each) share memory (false when out of memory). */
 static int planes_apart(const float **a, int n, size_t size) {
-    const float **sorted = malloc(sizeof(float *) * (size_t)(n ? n : 1));
-    if (!sorted) return 0;
-    memcpy(sorted, a, sizeof(float *) * (size_t)n);
-    qsort(sorted, (size_t)n, sizeof(float *), by_address);
-    int apart = 1;
+    const float **sorted = sorted_planes(a, n);
+    int apart = sorted != NULL;
     for (int i = 0; i + 1 < n && apart; i++) apart = sorted[i] + size <= sorted[i + 1];
     free(sorted);
     return apart;
 }
 
+/* Whether any of the n_a planes a (a_size floats each) shares memory with any of the n_b planes b. */
 static int planes_overlap(const float **a, int n_a, size_t a_size, const float **b, int n_b, size_t b_size) {
     if ((size_t)n_a * (size_t)n_b <= 4096) {
         for (int i = 0; i < n_a; i++)
@@ -1289,13 +1288,9 @@ static int planes_overlap(const float **a, int n_a, size_t a_size, const float *
     /* Many planes (a hand-made file can list 65,536): both lists sorted by address, then merged, always
      * advancing past the plane that ends first (all planes of a list have one size). Out of memory counts
      * as an overlap: every caller then takes the safe way (refuses the file, or does not fuse). */
-    const float **sa = malloc(sizeof(float *) * (size_t)n_a), **sb = malloc(sizeof(float *) * (size_t)n_b);
+    const float **sa = sorted_planes(a, n_a), **sb = sorted_planes(b, n_b);
     int found = 1;
     if (sa && sb) {
-        memcpy(sa, a, sizeof(float *) * (size_t)n_a);
-        memcpy(sb, b, sizeof(float *) * (size_t)n_b);
-        qsort(sa, (size_t)n_a, sizeof(float *), by_address);
-        qsort(sb, (size_t)n_b, sizeof(float *), by_address);
         found = 0;
         for (int i = 0, j = 0; i < n_a && j < n_b && !found;) {
             found = sa[i] < sb[j] + b_size && sb[j] < sa[i] + a_size;
